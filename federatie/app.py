@@ -1,0 +1,53 @@
+"""`create_app(config)`: the one place that wires the parts of an instance together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from quart import Quart
+
+from federatie.config import Config
+from federatie.errors import ConfigError
+from federatie.runtime import EXTENSION_KEY, Runtime, build_runtime
+from federatie.web import actors, federation, health, wellknown
+from federatie.web.errors import register_error_handlers
+
+
+def create_app(config: Config) -> Quart:
+    """An instance bound to `config`; it connects to the database when serving starts.
+
+    The database must already be migrated (`federatie migrate`, or `serve`, which migrates
+    before it starts the web processes), so that many processes can start at once. With
+    FEDERATIE_INPROCESS_WORKER (the default) the app also runs the job worker.
+    """
+    if config.database_url is None:
+        raise ConfigError("DATABASE_URL: create_app needs a resolved database URL")
+    app = Quart(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_inbox_bytes
+    register_error_handlers(app)
+    for module in (health, wellknown, actors, federation):
+        app.register_blueprint(module.blueprint)
+    worker_stop = asyncio.Event()
+    worker_task: list[asyncio.Task[None]] = []
+
+    @app.before_serving
+    async def start() -> None:
+        runtime = await build_runtime(config)
+        app.extensions[EXTENSION_KEY] = runtime
+        if config.inprocess_worker:
+            worker_stop.clear()
+            worker_task.append(asyncio.create_task(runtime.worker().run(worker_stop)))
+
+    @app.after_serving
+    async def stop() -> None:
+        worker_stop.set()
+        while worker_task:
+            task = worker_task.pop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runtime: Runtime | None = app.extensions.pop(EXTENSION_KEY, None)
+        if runtime is not None:
+            await runtime.close()
+
+    return app

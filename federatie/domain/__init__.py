@@ -1,0 +1,1 @@
+"""Value types and rules of the domain: no I/O, no framework."""

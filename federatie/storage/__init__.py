@@ -1,0 +1,1 @@
+"""PostgreSQL through asyncpg: the pool, the embedded server, migrations, and SQL per aggregate."""

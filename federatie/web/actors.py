@@ -1,0 +1,73 @@
+"""Actor documents and their collections, with an HTML page for browsers at the same URL."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, render_template, request
+
+from federatie.activitypub.actors import actor_document
+from federatie.activitypub.collections import (
+    ordered_collection,
+    ordered_collection_page,
+    parse_page_request,
+)
+from federatie.domain.actors import ActorType, LocalActor
+from federatie.runtime import current_runtime
+from federatie.storage import follows as follows_sql
+from federatie.storage.follows import Direction
+from federatie.web.auth import authorized_fetch
+from federatie.web.responses import activity_response, wants_activitypub
+
+blueprint = Blueprint("actors", __name__)
+
+_TYPES = {"users": ActorType.PERSON, "groups": ActorType.GROUP}
+
+
+async def _actor_response(actor: LocalActor) -> Response | str:
+    runtime = current_runtime()
+    if wants_activitypub():
+        return activity_response(actor_document(actor, runtime.iris))
+    html = await render_template("actor.html", actor=actor, domain=runtime.config.domain)
+    response = Response(html, content_type="text/html; charset=utf-8")
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+@blueprint.get("/actor")
+async def instance_actor() -> Response | str:
+    return await _actor_response(await current_runtime().actors.ensure_instance_actor())
+
+
+@blueprint.get("/<any(users, groups):segment>/<name>")
+async def actor(segment: str, name: str) -> Response | str:
+    return await _actor_response(await current_runtime().actors.get(name, _TYPES[segment]))
+
+
+@blueprint.get("/<any(users, groups):segment>/<name>/<any(followers, following):direction>")
+async def follow_collection(segment: str, name: str, direction: Direction) -> Response:
+    runtime = current_runtime()
+    subject = await runtime.actors.get(name, _TYPES[segment])
+    await authorized_fetch()
+    uri = f"{subject.uri}/{direction}"
+    page = parse_page_request(request.args)
+    async with runtime.pool.acquire() as conn:
+        total = await follows_sql.count_follows(conn, subject.id, direction)
+        if page is None:
+            return activity_response(ordered_collection(uri, total))
+        items = await follows_sql.select_follow_page(
+            conn, subject.id, direction, max_id=page.max_id, min_id=page.min_id, limit=page.limit
+        )
+    return activity_response(ordered_collection_page(uri, total, page, items))
+
+
+@blueprint.get("/groups/<name>/moderators")
+async def moderators(name: str) -> Response:
+    """Public, as Lemmy exposes it: who chairs the group is not a secret."""
+    runtime = current_runtime()
+    group = await runtime.actors.get(name, ActorType.GROUP)
+    async with runtime.pool.acquire() as conn:
+        staff = await follows_sql.select_group_staff(conn, group.id)
+    uri = runtime.iris.moderators(group.uri)
+    doc = ordered_collection(uri, len(staff))
+    del doc["first"]
+    doc["orderedItems"] = staff
+    return activity_response(doc)
