@@ -10,7 +10,7 @@ from quart import Quart
 from federatie.config import Config
 from federatie.errors import ConfigError
 from federatie.runtime import EXTENSION_KEY, Runtime, build_runtime
-from federatie.web import actors, federation, health, wellknown
+from federatie.web import actors, federation, groups, health, wellknown
 from federatie.web.errors import register_error_handlers
 
 
@@ -26,7 +26,7 @@ def create_app(config: Config) -> Quart:
     app = Quart(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_inbox_bytes
     register_error_handlers(app)
-    for module in (health, wellknown, actors, federation):
+    for module in (health, wellknown, actors, federation, groups):
         app.register_blueprint(module.blueprint)
     worker_stop = asyncio.Event()
     worker_task: list[asyncio.Task[None]] = []

@@ -12,6 +12,7 @@ from typing import Any
 
 from federatie.activitypub.iris import (
     AS_CONTEXT,
+    DID_CONTEXT,
     MULTIKEY_CONTEXT,
     SECURITY_CONTEXT,
     LocalIris,
@@ -30,7 +31,14 @@ EXTENSION_TERMS: dict[str, Any] = {
     "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
 }
 
-ACTOR_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, MULTIKEY_CONTEXT, EXTENSION_TERMS]
+# As Fedify publishes it: DID v1 defines `assertionMethod` (FEP-521a), multikey/v1 `Multikey`.
+ACTOR_CONTEXT: list[Any] = [
+    AS_CONTEXT,
+    SECURITY_CONTEXT,
+    DID_CONTEXT,
+    MULTIKEY_CONTEXT,
+    EXTENSION_TERMS,
+]
 
 
 def actor_document(actor: LocalActor, iris: LocalIris) -> dict[str, Any]:

@@ -14,6 +14,7 @@ AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
 
 _SEGMENT = {ActorType.PERSON: "users", ActorType.GROUP: "groups"}
 
@@ -26,6 +27,9 @@ class LocalIris:
         if actor_type is ActorType.ORGANIZATION:
             return self.instance_actor()
         return f"{self.base_url}/{_SEGMENT[actor_type]}/{username}"
+
+    def actor_uri_of_group(self, name: str) -> str:
+        return self.actor(ActorType.GROUP, name)
 
     def instance_actor(self) -> str:
         return f"{self.base_url}/actor"

@@ -261,3 +261,38 @@ async def select_person_by_token(conn: Connection, token_sha256: bytes) -> Local
         token_sha256,
     )
     return _local_actor(row) if row else None
+
+
+async def select_group_directory(
+    conn: Connection, *, query: str | None, theme: str | None, after: str | None, limit: int
+) -> list[GroupSummary]:
+    """Local groups by name, filtered by a text in title or description and by theme."""
+    rows = await conn.fetch(
+        """SELECT a.username, a.name, g.kind, g.themes,
+                  (SELECT o.username FROM group_roles r JOIN actors o ON o.id = r.actor_id
+                   WHERE r.group_id = a.id AND r.role = 'owner') AS owner,
+                  (SELECT count(*) FROM follows f
+                   WHERE f.followed_id = a.id AND f.state = 'accepted') AS members
+           FROM actors a JOIN groups g ON g.actor_id = a.id
+           WHERE a.local AND a.suspended_at IS NULL
+             AND ($1::text IS NULL OR a.name ILIKE '%' || $1 || '%'
+                  OR a.summary ILIKE '%' || $1 || '%' OR a.username ILIKE '%' || $1 || '%')
+             AND ($2::text IS NULL OR $2 = ANY(g.themes))
+             AND ($3::text IS NULL OR a.username > $3)
+           ORDER BY a.username LIMIT $4""",
+        query,
+        theme,
+        after,
+        limit,
+    )
+    return [
+        GroupSummary(
+            r["username"],
+            r["name"],
+            GroupKind(r["kind"]),
+            tuple(r["themes"]),
+            r["owner"],
+            r["members"],
+        )
+        for r in rows
+    ]

@@ -10,11 +10,13 @@ from federatie.activitypub.collections import (
     ordered_collection_page,
     parse_page_request,
 )
-from federatie.domain.actors import ActorType, LocalActor
+from federatie.domain.actors import ActorType, GroupKind, LocalActor
+from federatie.errors import NotFound
 from federatie.runtime import current_runtime
 from federatie.storage import follows as follows_sql
 from federatie.storage.follows import Direction
 from federatie.web.auth import authorized_fetch
+from federatie.web.federation import readable
 from federatie.web.responses import activity_response, wants_activitypub
 
 blueprint = Blueprint("actors", __name__)
@@ -46,8 +48,13 @@ async def actor(segment: str, name: str) -> Response | str:
 async def follow_collection(segment: str, name: str, direction: Direction) -> Response:
     runtime = current_runtime()
     subject = await runtime.actors.get(name, _TYPES[segment])
-    await authorized_fetch()
+    signer = await authorized_fetch()
     uri = f"{subject.uri}/{direction}"
+    if subject.group_kind is GroupKind.MEMBERS_ONLY:
+        # Who belongs to a members-only group is itself members-only.
+        async with runtime.pool.acquire() as conn:
+            if not await readable(conn, False, [runtime.iris.followers(subject.uri)], signer):
+                raise NotFound("no such collection")
     page = parse_page_request(request.args)
     async with runtime.pool.acquire() as conn:
         total = await follows_sql.count_follows(conn, subject.id, direction)

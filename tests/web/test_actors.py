@@ -160,3 +160,17 @@ async def test_bad_paging_parameters_are_400(
 ) -> None:
     async with http.get(populated.url("/users/alice/followers" + query), headers=AP) as r:
         assert r.status == 400
+
+
+async def test_actor_documents_expand_offline_with_shipped_contexts(
+    populated: Instance, http: aiohttp.ClientSession
+) -> None:
+    from federatie.activitypub import jsonld
+
+    for path in ("/users/alice", "/groups/water", "/actor"):
+        doc = await _get(http, populated.url(path), AP)
+        expanded = jsonld.expand(doc)  # the offline loader: an unknown context would raise
+        node = expanded[0]
+        assert node["@id"] == populated.url(path)
+        assert "https://w3id.org/security#publicKey" in node
+        assert "https://w3id.org/security#assertionMethod" in node
