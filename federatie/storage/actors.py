@@ -201,25 +201,8 @@ class GroupSummary:
 
 
 async def select_groups(conn: Connection) -> list[GroupSummary]:
-    rows = await conn.fetch(
-        """SELECT a.username, a.name, g.kind, g.themes,
-                  (SELECT o.username FROM group_roles r JOIN actors o ON o.id = r.actor_id
-                   WHERE r.group_id = a.id AND r.role = 'owner') AS owner,
-                  (SELECT count(*) FROM follows f
-                   WHERE f.followed_id = a.id AND f.state = 'accepted') AS members
-           FROM actors a JOIN groups g ON g.actor_id = a.id ORDER BY a.username"""
-    )
-    return [
-        GroupSummary(
-            r["username"],
-            r["name"],
-            GroupKind(r["kind"]),
-            tuple(r["themes"]),
-            r["owner"],
-            r["members"],
-        )
-        for r in rows
-    ]
+    """Every local group, by name (for the command line)."""
+    return await select_group_directory(conn, query=None, theme=None, after=None, limit=None)
 
 
 async def select_person_id(conn: Connection, username: str) -> int | None:
@@ -264,7 +247,12 @@ async def select_person_by_token(conn: Connection, token_sha256: bytes) -> Local
 
 
 async def select_group_directory(
-    conn: Connection, *, query: str | None, theme: str | None, after: str | None, limit: int
+    conn: Connection,
+    *,
+    query: str | None,
+    theme: str | None,
+    after: str | None,
+    limit: int | None,
 ) -> list[GroupSummary]:
     """Local groups by name, filtered by a text in title or description and by theme."""
     rows = await conn.fetch(
