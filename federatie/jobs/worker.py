@@ -38,6 +38,7 @@ from federatie.storage.pool import Pool
 
 log = logging.getLogger(__name__)
 
+# `async def handle(job: Job) -> None`; must be idempotent (a job can run more than once).
 Handler = Callable[[Job], Awaitable[None]]
 
 # What a lost or broken database connection raises; the loop survives these and retries.
@@ -66,6 +67,17 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _alive(conn: PoolConnectionProxy[asyncpg.Record] | None) -> bool:
+    """Whether a held pool connection still works. When the server drops it, asyncpg closes
+    it and detaches the proxy, whose methods then raise InterfaceError."""
+    if conn is None:
+        return False
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -74,9 +86,9 @@ def _describe(exc: BaseException) -> str:
 class Worker:
     """Runs the handlers of `queues` with up to `concurrency` jobs at a time.
 
-    Give the pool at least `concurrency + 2` connections (the listener holds one, claims and
-    outcomes take one briefly) plus what the handlers themselves use. One worker runs either
-    `run` or `drain` at a time.
+    `run` holds one pool connection for its whole life (it LISTENs and claims on it); size the
+    pool for that, plus what `concurrency` handlers use at once, plus one per failing job while
+    its retry is recorded. One worker runs either `run` or `drain` at a time.
     """
 
     def __init__(
@@ -153,7 +165,7 @@ class Worker:
             self._wake.clear()
             free = self.concurrency - len(self._tasks)
             polling = loop.time() >= next_poll
-            if polling and (self._listener is None or self._listener.is_closed()):
+            if polling and not _alive(self._listener):
                 # Lost (a database restart): poll meanwhile, and listen again.
                 await self._unlisten(self._listener)
                 self._listener = await self._listen()
@@ -325,7 +337,7 @@ class Worker:
         Only the loop itself uses `conn` (the listening connection), never the job tasks, so
         that no two statements meet on it.
         """
-        if conn is not None and conn.is_closed():
+        if not _alive(conn):
             conn = None
         done, self._done = self._done, []
         try:
@@ -438,11 +450,11 @@ class Worker:
         if conn is None:
             return
         with contextlib.suppress(*_DATABASE_ERRORS):
-            if not conn.is_closed():
+            if _alive(conn):
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 await self.pool.release(conn)
                 return
-            # A closed connection cannot UNLISTEN, and asyncpg warns that it still has our
+            # A lost connection cannot UNLISTEN, and asyncpg warns that it still has our
             # listener when it goes back to the pool (which replaces it): expected here.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", asyncpg.InterfaceWarning)

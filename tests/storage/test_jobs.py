@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from harness import PostgresCluster
 
 from federatie.jobs import (
     NOTIFY_CHANNEL,
@@ -29,9 +30,17 @@ from federatie.storage.pool import Pool, create_pool
 IMMEDIATE = RetryPolicy(base=timedelta(0), cap=timedelta(0))
 
 
+@pytest.fixture(scope="module")
+def jobs_database(postgres: PostgresCluster) -> str:
+    """One migrated database for this module, emptied before each test: cloning a database
+    per test (`database_url`) would cost more than all these tests together."""
+    return asyncio.run(postgres.new_database("jobs"))
+
+
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[Pool]:
-    pool = await create_pool(database_url, max_size=12)
+async def pool(jobs_database: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(jobs_database, max_size=12)
+    await pool.execute("TRUNCATE jobs RESTART IDENTITY")
     yield pool
     await close(pool)
 
@@ -284,9 +293,11 @@ async def test_running_jobs_keep_their_lease(pool: Pool) -> None:
 # -- running jobs ----------------------------------------------------------------------------
 
 
-async def test_two_workers_run_a_thousand_jobs_each_exactly_once(database_url: str) -> None:
-    pool_a = await create_pool(database_url, max_size=10)
-    pool_b = await create_pool(database_url, max_size=10)
+async def test_two_workers_run_a_thousand_jobs_each_exactly_once(
+    pool: Pool, jobs_database: str
+) -> None:
+    pool_a = pool
+    pool_b = await create_pool(jobs_database, max_size=10)
     runs: Counter[int] = Counter()
     by_worker: Counter[str] = Counter()
     all_ran = asyncio.Event()
@@ -318,7 +329,6 @@ async def test_two_workers_run_a_thousand_jobs_each_exactly_once(database_url: s
         assert by_worker["a"] > 0 and by_worker["b"] > 0
         assert await pool_a.fetchval("SELECT count(*) FROM jobs") == 0
     finally:
-        await close(pool_a)
         await close(pool_b)
 
 
@@ -465,14 +475,14 @@ async def test_worker_survives_losing_its_listening_connection(pool: Pool, queue
     try:
         await asyncio.wait_for(worker.idle.wait(), 5)
         # The database drops the connection the worker listens (and claims) on.
-        assert worker._listener is not None
-        lost = worker._listener.get_server_pid()
-        assert await pool.fetchval("SELECT pg_terminate_backend($1)", lost)
+        lost = worker._listener
+        assert lost is not None
+        assert await pool.fetchval("SELECT pg_terminate_backend($1)", lost.get_server_pid())
         # Polling carries on, and at the next poll the worker listens on a new connection.
         await enqueue(pool, "k", {"n": 1})
         assert await asyncio.wait_for(ran.get(), 5) == 1
         async with asyncio.timeout(5):
-            while worker._listener is None or worker._listener.get_server_pid() == lost:
+            while worker._listener is None or worker._listener is lost:
                 worker.idle.clear()
                 await worker.idle.wait()
         assert not worker._listener.is_closed()
