@@ -140,6 +140,37 @@ class Instance:
         return await self.runtime.worker(concurrency=8).drain()
 
 
+PASSWORD = "correct horse battery"
+
+
+async def people(instance: Instance, *names: str) -> None:
+    """Create local people (all with the test password)."""
+    for name in names:
+        await instance.runtime.actors.create_person(name, PASSWORD)
+
+
+async def rows(instance: Instance, query: str, *args: Any) -> list[Any]:
+    async with instance.runtime.pool.acquire() as conn:
+        return list(await conn.fetch(query, *args))
+
+
+async def value(instance: Instance, query: str, *args: Any) -> Any:
+    async with instance.runtime.pool.acquire() as conn:
+        return await conn.fetchval(query, *args)
+
+
+async def follow_state(instance: Instance, follower: str, followed: str) -> str | None:
+    """The state of a follow as `instance` records it: pending, accepted or None."""
+    result: str | None = await value(
+        instance,
+        """SELECT f.state FROM follows f JOIN actors a ON a.id = f.follower_id
+           JOIN actors b ON b.id = f.followed_id WHERE a.uri = $1 AND b.uri = $2""",
+        follower,
+        followed,
+    )
+    return result
+
+
 async def settle(*instances: Instance, rounds: int = 50) -> None:
     """Drain all instances until a whole round runs no job: the network is quiet."""
     for _ in range(rounds):

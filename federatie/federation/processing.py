@@ -26,7 +26,19 @@ log = logging.getLogger(__name__)
 
 _REFUSALS = (BadRequest, Forbidden, NotFound, Unprocessable, SignatureError)
 # Outcomes after which the activity belongs in its local recipients' inboxes.
-_FILED_OUTCOMES = ("stored", "updated", "deleted", "announced", "accepted", "pending")
+_FILED_OUTCOMES = (
+    "stored",
+    "updated",
+    "deleted",
+    "announced",
+    "accepted",
+    "pending",
+    "liked",
+    "via group: stored",
+    "via group: updated",
+    "via group: deleted",
+    "via group: liked",
+)
 
 
 async def _file_for_recipients(

@@ -67,9 +67,13 @@ class GroupService:
             raise Forbidden(f"{author} is not a member of {group.username}")
 
     async def relay(self, group: LocalActor, activity: dict[str, Any], author: str) -> str:
-        """A member's activity addressed to `group`: file it under the group and Announce it."""
+        """A member's activity addressed to `group`: file it under the group and Announce it.
+
+        An author may still delete their own post in the group after leaving it.
+        """
         async with self._rt.pool.acquire() as conn, conn.transaction():
-            await self.check_member(conn, group, author)
+            if not await self._own_post_deleted(conn, group, activity, author):
+                await self.check_member(conn, group, author)
             object_uri = id_of(activity.get("object"))
             if activity.get("type") == "Create" and object_uri:
                 await conn.execute(
@@ -79,6 +83,21 @@ class GroupService:
                 )
             await self._announce(conn, group, activity)
         return f"relayed by {group.username}"
+
+    async def _own_post_deleted(
+        self, conn: Connection, group: LocalActor, activity: dict[str, Any], author: str
+    ) -> bool:
+        if activity.get("type") != "Delete":
+            return False
+        return bool(
+            await conn.fetchval(
+                """SELECT 1 FROM objects o JOIN actors a ON a.id = o.author_id
+                   WHERE o.uri = $1 AND o.group_id = $2 AND a.uri = $3""",
+                id_of(activity.get("object")),
+                group.id,
+                author,
+            )
+        )
 
     async def _announce(
         self, conn: Connection, group: LocalActor, activity: dict[str, Any]
@@ -215,8 +234,12 @@ class GroupService:
         tombstone = {"id": object_uri, "type": "Tombstone", "formerType": stored.type}
         await sql.tombstone_object(conn, stored.id, tombstone)
         followers = self._rt.iris.followers(group.uri)
+        # The author too: after a ban (or leaving) their instance may hold no member any more,
+        # and would otherwise keep showing the post as filed under the group.
         delete = await self._rt.publisher.store(
-            conn, group, {"type": "Delete", "object": object_uri, "to": [followers]}
+            conn,
+            group,
+            {"type": "Delete", "object": object_uri, "to": [followers], "cc": [stored.author_uri]},
         )
         await enqueue_fanout(conn, delete.id)
 

@@ -263,12 +263,13 @@ async def select_group_directory(
                    WHERE f.followed_id = a.id AND f.state = 'accepted') AS members
            FROM actors a JOIN groups g ON g.actor_id = a.id
            WHERE a.local AND a.suspended_at IS NULL
-             AND ($1::text IS NULL OR a.name ILIKE '%' || $1 || '%'
-                  OR a.summary ILIKE '%' || $1 || '%' OR a.username ILIKE '%' || $1 || '%')
+             AND ($1::text IS NULL OR a.name ILIKE '%' || $1 || '%' ESCAPE '\'
+                  OR a.summary ILIKE '%' || $1 || '%' ESCAPE '\'
+                  OR a.username ILIKE '%' || $1 || '%' ESCAPE '\')
              AND ($2::text IS NULL OR $2 = ANY(g.themes))
              AND ($3::text IS NULL OR a.username > $3)
            ORDER BY a.username LIMIT $4""",
-        query,
+        _like_escaped(query),
         theme,
         after,
         limit,
@@ -284,3 +285,10 @@ async def select_group_directory(
         )
         for r in rows
     ]
+
+
+def _like_escaped(text: str | None) -> str | None:
+    """Search text taken literally by ILIKE: its own `%`, `_` and backslash are escaped."""
+    if text is None:
+        return None
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

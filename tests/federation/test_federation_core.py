@@ -9,42 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 from typing import Any
 
 import pytest
-from harness import Instance, settle
+from harness import Instance, follow_state, people, rows, settle, value
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-PASSWORD = "correct horse battery"
-
-
-async def people(instance: Instance, *names: str) -> None:
-    for name in names:
-        await instance.runtime.actors.create_person(name, PASSWORD)
-
-
-async def rows(instance: Instance, query: str, *args: Any) -> list[Any]:
-    async with instance.runtime.pool.acquire() as conn:
-        return list(await conn.fetch(query, *args))
-
-
-async def value(instance: Instance, query: str, *args: Any) -> Any:
-    async with instance.runtime.pool.acquire() as conn:
-        return await conn.fetchval(query, *args)
-
-
-async def follow_state(instance: Instance, follower: str, followed: str) -> str | None:
-    result: str | None = await value(
-        instance,
-        """SELECT f.state FROM follows f JOIN actors a ON a.id = f.follower_id
-           JOIN actors b ON b.id = f.followed_id WHERE a.uri = $1 AND b.uri = $2""",
-        follower,
-        followed,
-    )
-    return result
 
 
 def note(author: Instance, name: str, content: str, **extra: Any) -> dict[str, Any]:
@@ -87,7 +58,8 @@ async def test_follow_is_accepted_and_posts_arrive_once_per_server(
     assert await value(a, "SELECT count(*) FROM objects WHERE uri = $1", object_id) == 1
     filed = await rows(
         a,
-        """SELECT a.username FROM inbox_items i JOIN inbox_activities x ON x.id = i.inbox_activity_id
+        """SELECT a.username FROM inbox_items i
+           JOIN inbox_activities x ON x.id = i.inbox_activity_id
            JOIN actors a ON a.id = i.actor_id WHERE x.activity_uri = $1 ORDER BY 1""",
         created["id"],
     )
@@ -255,19 +227,24 @@ async def test_a_killed_worker_loses_nothing(start_instance: Any, foreign: Any) 
         "FEDERATIE_ENV": "development",
         "FEDERATIE_LOG_LEVEL": "warning",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "federatie", "worker", "--lease-seconds", "2"],
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "federatie",
+        "worker",
+        "--lease-seconds",
+        "2",
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         await mastodon.wait_for(
             lambda r: sum(x.activity_type == "Create" for x in mastodon.received) >= 2, timeout=30
         )
     finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.communicate(timeout=10)
+        worker.kill()  # SIGKILL: no clean shutdown, leases stay taken
+        await worker.wait()
     delivered_before = sum(r.activity_type == "Create" for r in mastodon.received)
     assert delivered_before < 8  # it really died in the middle of the batch
     mastodon.inbox_delay = 0.0

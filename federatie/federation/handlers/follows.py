@@ -26,7 +26,10 @@ async def follow(rt: Runtime, activity: Activity) -> str:
     async with rt.pool.acquire() as conn, conn.transaction():
         follower_id = await rt.resolve_actor_id(conn, activity.actor)
         if await is_banned(conn, target.id, follower_id):
-            raise Forbidden(f"{activity.actor} is banned from {target.username}")
+            # Told with a Reject (as Mastodon tells a blocked account), or the request would
+            # stay pending on the follower's server forever.
+            await rt.publisher.respond_to_follow(conn, target, activity.raw, accept=False)
+            return f"refused: {activity.actor} is banned from {target.username}"
         state = "pending" if target.manually_approves_followers else "accepted"
         current = await follows_sql.select_follow_state(conn, follower_id, target.id)
         await follows_sql.upsert_follow(conn, follower_id, target.id, state, activity.id)

@@ -8,7 +8,7 @@ from federatie.activitypub.normalize import id_of, normalize
 from federatie.activitypub.uris import same_origin
 from federatie.errors import Forbidden, Unprocessable
 from federatie.federation.handlers.common import Activity
-from federatie.federation.handlers.content import store_remote_object
+from federatie.federation.handlers.content import relay_to_group, store_remote_object
 from federatie.services.groups import RELAYED_TYPES, group_candidates
 from federatie.storage import activities as sql
 from federatie.storage import follows as follows_sql
@@ -36,7 +36,9 @@ async def _store_reaction(rt: Runtime, activity: Activity) -> bool:
 async def like(rt: Runtime, activity: Activity) -> str:
     if activity.object_id is None:
         raise Unprocessable("Like without an object")
-    return "liked" if await _store_reaction(rt, activity) else "duplicate"
+    if not await _store_reaction(rt, activity):
+        return "duplicate"
+    return await relay_to_group(rt, activity) or "liked"
 
 
 async def announce(rt: Runtime, activity: Activity) -> str:
@@ -82,6 +84,10 @@ async def _relayed_by_group(rt: Runtime, activity: Activity, inner: dict[str, An
         raise Forbidden("only a group that local people joined may relay activities")
     if activity.actor not in group_candidates(inner):
         raise Forbidden("a group relays only activities addressed to itself")
+    if group.local:
+        # Our own group relays only what this instance handled already; handling it again
+        # would make the group announce it again to its local members, without end.
+        return "via group: handled here already"
     inner_actor = id_of(inner.get("actor"))
     inner_id = inner.get("id")
     if inner_actor is None or not isinstance(inner_id, str):
