@@ -44,7 +44,11 @@ def parse_activity(body: bytes) -> dict[str, Any]:
         raise BadRequest(f"the body is not JSON: {exc}") from None
     if not isinstance(document, dict):
         raise BadRequest("the body is not a JSON object")
-    if not isinstance(document.get("type"), str | list):
+    kind = document.get("type")
+    if not (
+        isinstance(kind, str)
+        or (isinstance(kind, list) and kind and all(isinstance(k, str) for k in kind))
+    ):
         raise BadRequest("the activity has no type")
     if not isinstance(document.get("id"), str):
         raise BadRequest("the activity has no id")

@@ -13,8 +13,16 @@ from typing import Any
 
 from federatie.activitypub.signatures import SigningKey, sign_cavage, sign_rfc9421
 from federatie.activitypub.uris import host_of
+from federatie.domain.policy import PolicySnapshot
 from federatie.errors import BadRequest, FetchRefused
-from federatie.federation.http import HttpResponse, HttpStatusError, SafeHttpClient, Signer
+from federatie.federation.http import (
+    Download,
+    HttpResponse,
+    HttpStatusError,
+    SafeHttpClient,
+    Signer,
+    SupportsWrite,
+)
 from federatie.federation.policy import FederationPolicy
 from federatie.storage import remote_hosts as hosts_sql
 from federatie.storage.pool import Pool
@@ -51,9 +59,11 @@ class Transport:
         """GET an ActivityStreams document signed with `key`; return it and the final URL."""
         host = await self._check_host(url)
         scheme = await self._scheme(host)
+        snapshot = await self._policy.snapshot()
         for attempt in (scheme, _other(scheme)):
+            sign = self._hop_checked(_signer(attempt, key), snapshot)
             try:
-                doc, response = await self._client.get_json(url, sign=_signer(attempt, key))
+                doc, response = await self._client.get_json(url, sign=sign)
             except HttpStatusError as exc:
                 if exc.upstream_status == 401 and attempt == scheme:
                     continue
@@ -89,6 +99,54 @@ class Transport:
                 await self._remember(host, _other(scheme), scheme)
             return retry
         return response
+
+    async def download(
+        self,
+        url: str,
+        dest: SupportsWrite,
+        key: SigningKey,
+        *,
+        max_bytes: int,
+        time_limit: float | None = None,
+    ) -> Download:
+        """GET a file into `dest`, signed with `key` like `fetch_json` (members-only files are
+        served only to signed fetches); nothing is written for a refused (non-2xx) answer."""
+        host = await self._check_host(url)
+        scheme = await self._scheme(host)
+        snapshot = await self._policy.snapshot()
+        for attempt in (scheme, _other(scheme)):
+            sign = self._hop_checked(_signer(attempt, key), snapshot)
+            try:
+                result = await self._client.download(
+                    url, dest, max_bytes=max_bytes, sign=sign, time_limit=time_limit
+                )
+            except HttpStatusError as exc:
+                if exc.upstream_status == 401 and attempt == scheme:
+                    continue
+                raise
+            await self._remember(host, attempt, scheme)
+            return result
+        raise AssertionError("unreachable")
+
+    def _hop_checked(self, sign: Signer, snapshot: PolicySnapshot) -> Signer:
+        """`sign`, refusing any redirect hop to a host the policy excludes or to ourselves:
+        the client calls the signer for every hop before sending it, so a refused host is
+        never sent a request (checking only the first and final URL would be too late)."""
+
+        def signer(
+            method: str, url: str, headers: Mapping[str, str], body: bytes | None
+        ) -> Mapping[str, str]:
+            try:
+                host = host_of(url)
+            except BadRequest as exc:
+                raise FetchRefused(f"not a fetchable URL: {url!r}") from exc
+            if host == self._own_host:
+                raise FetchRefused(f"{url} is on this instance; local objects are never fetched")
+            if not snapshot.allows(host):
+                raise FetchRefused(f"this instance does not federate with {host}")
+            return sign(method, url, headers, body)
+
+        return signer
 
     async def _check_host(self, url: str) -> str:
         try:
