@@ -1,13 +1,17 @@
-"""The directory of this instance's groups, as JSON and as a page."""
+"""The directory of this instance's groups (JSON and a page), and moderation for group staff."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from quart import Blueprint, Response, render_template, request
 
 from federatie.activitypub.collections import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from federatie.errors import BadRequest
+from federatie.errors import BadRequest, Unprocessable
 from federatie.runtime import current_runtime
 from federatie.storage import actors as sql
+from federatie.web.auth import bearer_person
 from federatie.web.responses import json_response, wants_activitypub
 
 blueprint = Blueprint("groups", __name__)
@@ -51,3 +55,76 @@ async def directory() -> Response:
         "groups.html", groups=items, next_url=next_url, query=query, theme=theme
     )
     return Response(html, content_type="text/html; charset=utf-8")
+
+
+# --------------------------------------------------------------------------- moderation
+# A small JSON API for a group's staff (owner, admins, moderators), with a bearer token; the
+# web pages use the same GroupService calls.
+
+
+async def _json_body() -> dict[str, Any]:
+    body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise Unprocessable(f"{key!r} must be a non-empty string")
+    return value
+
+
+@blueprint.get("/groups/<name>/requests")
+async def join_requests(name: str) -> Response:
+    """The actors waiting for a moderator's decision, oldest first."""
+    moderator = await bearer_person()
+    pending = await current_runtime().groups.pending(moderator.username, name)
+    return json_response({"pending": pending})
+
+
+@blueprint.post("/groups/<name>/requests")
+async def decide_request(name: str) -> Response:
+    """`{"actor": uri, "accept": true|false}`: approve or refuse a request to join."""
+    moderator = await bearer_person()
+    data = await _json_body()
+    accept = data.get("accept")
+    if not isinstance(accept, bool):
+        raise Unprocessable("'accept' must be true or false")
+    await current_runtime().groups.decide(
+        moderator.username, name, _text(data, "actor"), accept=accept
+    )
+    return json_response({"actor": data["actor"], "accepted": accept})
+
+
+@blueprint.post("/groups/<name>/bans")
+async def ban_member(name: str) -> Response:
+    """`{"actor": uri, "delete_posts": bool, "reason": str?}`: ban, and tell the member."""
+    moderator = await bearer_person()
+    data = await _json_body()
+    delete_posts = data.get("delete_posts", False)
+    reason = data.get("reason")
+    if not isinstance(delete_posts, bool) or not isinstance(reason, str | None):
+        raise Unprocessable("'delete_posts' must be a boolean and 'reason' a string")
+    deleted = await current_runtime().groups.ban(
+        moderator.username,
+        name,
+        _text(data, "actor"),
+        delete_posts=delete_posts,
+        reason=reason,
+    )
+    return json_response({"actor": data["actor"], "deleted_posts": deleted})
+
+
+@blueprint.post("/groups/<name>/removals")
+async def remove_post(name: str) -> Response:
+    """`{"object": uri}`: remove a post from the group, on every member's instance."""
+    moderator = await bearer_person()
+    data = await _json_body()
+    await current_runtime().groups.delete_post(moderator.username, name, _text(data, "object"))
+    return json_response({"object": data["object"], "removed": True})

@@ -23,6 +23,7 @@ HANDLERS: dict[str, Handler] = {
     "Accept": follows.accept,
     "Reject": follows.reject,
     "Undo": reactions.undo,
+    "Leave": reactions.leave,  # Mobilizon leaves groups with Leave
     "Create": content.create,
     "Update": content.update,
     "Delete": content.delete,

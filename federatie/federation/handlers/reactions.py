@@ -129,3 +129,14 @@ async def undo(rt: Runtime, activity: Activity) -> str:
             raise Forbidden("one can only undo one's own activities")
         await sql.mark_undone(conn, stored.id)
     return f"undid {stored.type}"
+
+
+async def leave(rt: Runtime, activity: Activity) -> str:
+    """Mobilizon's Leave of a group: the same as undoing one's Follow of it."""
+    async with rt.pool.acquire() as conn:
+        group = await sql.select_actor_ref(conn, activity.object_id or "")
+        member = await sql.select_actor_ref(conn, activity.actor)
+        if group is None or member is None or not group.local:
+            return "ignored: not a group here"
+        removed = await follows_sql.delete_follow(conn, member.id, group.id)
+    return "left" if removed else "ignored: not a member"
