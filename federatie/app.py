@@ -10,7 +10,7 @@ from quart import Quart
 from federatie.config import Config
 from federatie.errors import ConfigError
 from federatie.runtime import EXTENSION_KEY, Runtime, build_runtime
-from federatie.web import actors, federation, groups, health, wellknown
+from federatie.web import actors, blogs, federation, files, groups, health, wellknown
 from federatie.web.errors import register_error_handlers
 
 
@@ -25,8 +25,9 @@ def create_app(config: Config) -> Quart:
         raise ConfigError("DATABASE_URL: create_app needs a resolved database URL")
     app = Quart(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_inbox_bytes
+    app.request_class = files.request_class(config)  # upload routes: a larger body cap
     register_error_handlers(app)
-    for module in (health, wellknown, actors, federation, groups):
+    for module in (health, wellknown, actors, federation, groups, blogs, files):
         app.register_blueprint(module.blueprint)
     worker_stop = asyncio.Event()
     worker_task: list[asyncio.Task[None]] = []

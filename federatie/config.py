@@ -99,6 +99,17 @@ SETTINGS: tuple[Setting, ...] = (
         "and outboxes (members-only content always requires them).",
     ),
     Setting(
+        "FEDERATIE_SIGNATURE_CLOCK_SKEW_SECONDS",
+        "3600",
+        "Clock difference tolerated on HTTP signatures: how far `Date`/`created` may lie in the "
+        "future, and the grace after a signature's expiry (Mastodon: 1 hour).",
+    ),
+    Setting(
+        "FEDERATIE_SIGNATURE_MAX_AGE_SECONDS",
+        "43200",
+        "Oldest signed request accepted, whatever its expiry (Mastodon: 12 hours).",
+    ),
+    Setting(
         "FEDERATIE_MAX_INBOX_BYTES", "1048576", "Largest accepted inbox body in bytes (413 above)."
     ),
     Setting(
@@ -110,6 +121,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FEDERATIE_DB_POOL_SIZE", "10", "Maximum PostgreSQL connections per process."),
     Setting("FEDERATIE_LOG_LEVEL", "info", "`debug`, `info`, `warning` or `error`."),
     Setting("FEDERATIE_LOG_FORMAT", "json", "`json` (one event per line) or `text`."),
+    Setting(
+        "FEDERATIE_MAX_UPLOAD_BYTES",
+        "52428800",
+        "Largest file one upload may carry, in bytes (413 above; default 50 MiB).",
+    ),
+    Setting(
+        "FEDERATIE_GROUP_QUOTA_BYTES",
+        "10737418240",
+        "Bytes of files (all versions) a group's file space may hold (413 above; default 10 GiB).",
+    ),
+    Setting(
+        "FEDERATIE_CACHE_REMOTE_FILES_BYTES",
+        "20971520",
+        "Other instances' files up to this size are fetched, checked against their digest and "
+        "served from here when their origin is down (default 20 MiB; 0: never).",
+    ),
 )
 
 
@@ -140,11 +167,16 @@ class Config:
     registration: RegistrationMode
     federation_mode: FederationMode
     authorized_fetch: bool
+    signature_clock_skew: int
+    signature_max_age: int
     max_inbox_bytes: int
     inprocess_worker: bool
     db_pool_size: int
     log_level: str
     log_format: str
+    max_upload_bytes: int
+    group_quota_bytes: int
+    cache_remote_files_bytes: int
 
     @property
     def development(self) -> bool:
@@ -180,11 +212,16 @@ class Config:
             "FEDERATIE_REGISTRATION": self.registration.value,
             "FEDERATIE_FEDERATION_MODE": self.federation_mode.value,
             "FEDERATIE_AUTHORIZED_FETCH": str(self.authorized_fetch).lower(),
+            "FEDERATIE_SIGNATURE_CLOCK_SKEW_SECONDS": str(self.signature_clock_skew),
+            "FEDERATIE_SIGNATURE_MAX_AGE_SECONDS": str(self.signature_max_age),
             "FEDERATIE_MAX_INBOX_BYTES": str(self.max_inbox_bytes),
             "FEDERATIE_INPROCESS_WORKER": str(self.inprocess_worker).lower(),
             "FEDERATIE_DB_POOL_SIZE": str(self.db_pool_size),
             "FEDERATIE_LOG_LEVEL": self.log_level,
             "FEDERATIE_LOG_FORMAT": self.log_format,
+            "FEDERATIE_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
+            "FEDERATIE_GROUP_QUOTA_BYTES": str(self.group_quota_bytes),
+            "FEDERATIE_CACHE_REMOTE_FILES_BYTES": str(self.cache_remote_files_bytes),
         }
         return [(s.env, shown[s.env]) for s in SETTINGS]
 
@@ -259,11 +296,16 @@ def _build(raw: Mapping[str, str | None]) -> Config:
         registration=_enum(raw, "FEDERATIE_REGISTRATION", RegistrationMode),
         federation_mode=_enum(raw, "FEDERATIE_FEDERATION_MODE", FederationMode),
         authorized_fetch=_bool(raw, "FEDERATIE_AUTHORIZED_FETCH"),
+        signature_clock_skew=_int(raw, "FEDERATIE_SIGNATURE_CLOCK_SKEW_SECONDS", minimum=0),
+        signature_max_age=_int(raw, "FEDERATIE_SIGNATURE_MAX_AGE_SECONDS", minimum=60),
         max_inbox_bytes=_int(raw, "FEDERATIE_MAX_INBOX_BYTES", minimum=1024),
         inprocess_worker=_bool(raw, "FEDERATIE_INPROCESS_WORKER"),
         db_pool_size=_int(raw, "FEDERATIE_DB_POOL_SIZE", minimum=2),
         log_level=log_level,
         log_format=log_format,
+        max_upload_bytes=_int(raw, "FEDERATIE_MAX_UPLOAD_BYTES", minimum=1),
+        group_quota_bytes=_int(raw, "FEDERATIE_GROUP_QUOTA_BYTES", minimum=0),
+        cache_remote_files_bytes=_int(raw, "FEDERATIE_CACHE_REMOTE_FILES_BYTES", minimum=0),
     )
 
 

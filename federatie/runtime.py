@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from quart import current_app
 
 from federatie import __version__
 from federatie.activitypub.iris import LocalIris
+from federatie.activitypub.signatures import FreshnessPolicy
 from federatie.activitypub.uris import host_of
 from federatie.config import Config
 from federatie.domain.actors import LocalActor
-from federatie.errors import BadRequest, ConfigError, NotFound
+from federatie.errors import BadRequest, ConfigError, FetchError, NotFound
 from federatie.federation.delivery import (
     DELIVER_HOST,
     DELIVERY_QUEUE,
@@ -37,6 +39,7 @@ from federatie.federation.verify import RequestVerifier
 from federatie.jobs.queue import JobQueue
 from federatie.jobs.worker import Worker
 from federatie.services.actors import ActorService
+from federatie.services.files import FETCH_REMOTE_FILE, FileService
 from federatie.services.groups import GroupService
 from federatie.services.publishing import Publisher
 from federatie.storage import activities as activities_sql
@@ -63,6 +66,7 @@ class Runtime:
     instance_actor: LocalActor
     publisher: Publisher = field(init=False)
     groups: GroupService = field(init=False)
+    files: FileService = field(init=False)
     inbox: Inbox = field(init=False)
     delivery: Delivery = field(init=False)
     processor: InboxProcessor = field(init=False)
@@ -70,6 +74,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.publisher = Publisher(self)
         self.groups = GroupService(self)
+        self.files = FileService(self)
         self.inbox = Inbox(self)
         self.delivery = Delivery(self)
         self.processor = InboxProcessor(self)
@@ -109,12 +114,24 @@ class Runtime:
             raise BadRequest("that handle is on this instance")
         await self.policy.check(host)
         url = f"{self.config.scheme}://{host}/.well-known/webfinger?resource=acct:{name}@{host}"
-        jrd, _ = await self.http.get_json(
-            url,
-            accept="application/jrd+json",
-            content_types=("application/jrd+json", "application/json"),
-        )
-        links = jrd.get("links")
+        try:
+            # No redirects: a hop to a host the policy refuses would be contacted unchecked.
+            response = await self.http.request(
+                "GET",
+                url,
+                headers={"Accept": "application/jrd+json"},
+                follow_redirects=False,
+                accept_statuses=range(200, 300),
+            )
+        except HttpStatusError as exc:
+            if exc.upstream_status in (404, 410):  # WebFinger's answer for an unknown name
+                raise NotFound(f"{query} is not known on {host}") from exc
+            raise
+        try:
+            jrd = orjson.loads(response.body)
+        except orjson.JSONDecodeError as exc:
+            raise FetchError(f"WebFinger at {host} answered with malformed JSON") from exc
+        links = jrd.get("links") if isinstance(jrd, dict) else None
         for link in links if isinstance(links, list) else []:
             if (
                 isinstance(link, dict)
@@ -130,6 +147,7 @@ class Runtime:
             FANOUT: self.delivery.fanout,
             DELIVER_HOST: self.delivery.deliver_host,
             PROCESS_INBOX: self.processor.process,
+            FETCH_REMOTE_FILE: self.files.fetch_remote,
         }
         return Worker(
             self.pool,
@@ -175,8 +193,17 @@ async def build_runtime(config: Config) -> Runtime:
             return await keys.signing_key(instance_actor.id)
 
         remote = RemoteActors(pool, transport, instance_key)
+        skew = timedelta(seconds=config.signature_clock_skew)
         verifier = RequestVerifier(
-            remote, policy, own_host=config.domain, allow_loopback=config.development
+            remote,
+            policy,
+            own_host=config.domain,
+            allow_loopback=config.development,
+            freshness=FreshnessPolicy(
+                max_future=skew,
+                clock_skew=skew,
+                max_age=timedelta(seconds=config.signature_max_age),
+            ),
         )
     except BaseException:
         await pool.close()

@@ -74,6 +74,9 @@ def actor_document(actor: LocalActor, iris: LocalIris) -> dict[str, Any]:
         "discoverable": actor.type is not ActorType.ORGANIZATION,
         "published": actor.published,
     }
+    if actor.type is ActorType.PERSON:
+        # ActivityPub's uploadMedia: a multipart POST with `file` and `object` parts.
+        doc["endpoints"]["uploadMedia"] = f"{uri}/files"
     if actor.type is ActorType.GROUP:
         moderators = iris.moderators(uri)
         doc["attributedTo"] = moderators

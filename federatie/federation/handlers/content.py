@@ -11,6 +11,7 @@ from federatie.activitypub.uris import same_origin
 from federatie.errors import Forbidden, Unprocessable
 from federatie.federation.delivery import addressees
 from federatie.federation.handlers.common import Activity, require_same_origin
+from federatie.federation.handlers.files import forgets_files, remembers_files
 from federatie.federation.remote_actors import ACTOR_TYPES
 from federatie.services.publishing import OBJECT_TYPES, is_public
 from federatie.storage import activities as sql
@@ -87,6 +88,7 @@ async def store_remote_object(
     return "stored" if created else "duplicate"
 
 
+@remembers_files
 async def create(rt: Runtime, activity: Activity) -> str:
     embedded = activity.raw_object
     object_id = activity.object_id
@@ -111,6 +113,7 @@ async def relay_to_group(rt: Runtime, activity: Activity) -> str | None:
     return await rt.groups.relay(group, activity.raw, activity.actor)
 
 
+@remembers_files
 async def update(rt: Runtime, activity: Activity) -> str:
     object_id = activity.object_id
     if object_id is None:
@@ -130,6 +133,8 @@ async def update(rt: Runtime, activity: Activity) -> str:
         raise Forbidden("only the author may update an object")
     if stored.deleted_at is not None:
         return "ignored: deleted"
+    if stored.local:  # our own author's, handed to a local group: stored when it was made
+        return await relay_to_group(rt, activity) or "updated"
     raw = activity.raw_object or await rt.fetch_object(object_id)
     document = normalize(raw)
     if document.get("id") != object_id:
@@ -139,6 +144,7 @@ async def update(rt: Runtime, activity: Activity) -> str:
     return await relay_to_group(rt, activity) or "updated"
 
 
+@forgets_files
 async def delete(rt: Runtime, activity: Activity) -> str:
     object_id = activity.object_id
     if object_id is None:
@@ -162,8 +168,9 @@ async def delete(rt: Runtime, activity: Activity) -> str:
             return "ignored: unknown object"
         if stored.author_uri != activity.actor:
             raise Forbidden("only the author may delete an object")
-        tombstone = {"id": object_id, "type": "Tombstone", "formerType": stored.type}
-        await sql.tombstone_object(conn, stored.id, tombstone)
+        if not stored.local:  # ours became a Tombstone when the Delete was made
+            tombstone = {"id": object_id, "type": "Tombstone", "formerType": stored.type}
+            await sql.tombstone_object(conn, stored.id, tombstone)
     return await relay_to_group(rt, activity) or "deleted"
 
 

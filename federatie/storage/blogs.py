@@ -1,0 +1,240 @@
+"""SQL for blog posts (drafts and the editing side of published posts) and for replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from federatie.domain.blogs import PostFields
+from federatie.storage.pool import Connection
+
+
+@dataclass(frozen=True)
+class BlogPost:
+    id: int
+    key: str
+    uri: str
+    state: str
+    author_id: int
+    author_uri: str
+    author_username: str
+    author_name: str | None
+    group_id: int | None
+    group_uri: str | None
+    group_username: str | None
+    group_name: str | None
+    fields: PostFields
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    # Of the published Article: whether anyone may read it, and whether it was deleted.
+    public: bool | None
+    deleted_at: datetime | None
+
+    @property
+    def draft(self) -> bool:
+        return self.state == "draft"
+
+
+_COLUMNS = """b.id, b.key, b.uri, b.state, b.author_id, au.uri AS author_uri,
+              au.username AS author_username, au.name AS author_name, b.group_id,
+              g.uri AS group_uri, g.username AS group_username, g.name AS group_name,
+              b.title, b.summary, b.source, b.source_type, b.themes, b.attachment,
+              b.created_at, b.updated_at, b.published_at, o.public, o.deleted_at"""
+_FROM = """FROM blog_posts b JOIN actors au ON au.id = b.author_id
+           LEFT JOIN actors g ON g.id = b.group_id
+           LEFT JOIN objects o ON o.uri = b.uri"""
+
+
+def _post(row: Any) -> BlogPost:
+    values = dict(row)
+    fields = PostFields(
+        title=values.pop("title"),
+        content=values.pop("source"),
+        source_type=values.pop("source_type"),
+        summary=values.pop("summary"),
+        themes=tuple(values.pop("themes")),
+        attachment=tuple(values.pop("attachment")),
+    )
+    return BlogPost(fields=fields, **values)
+
+
+async def insert_post(
+    conn: Connection,
+    *,
+    key: str,
+    uri: str,
+    author_id: int,
+    group_id: int | None,
+    fields: PostFields,
+) -> int:
+    post_id: int = await conn.fetchval(
+        """INSERT INTO blog_posts (key, uri, author_id, group_id, state, title, summary, source,
+                                   source_type, themes, attachment)
+           VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10) RETURNING id""",
+        key,
+        uri,
+        author_id,
+        group_id,
+        fields.title,
+        fields.summary,
+        fields.content,
+        fields.source_type,
+        list(fields.themes),
+        list(fields.attachment),
+    )
+    return post_id
+
+
+async def select_post(conn: Connection, key: str, *, for_update: bool = False) -> BlogPost | None:
+    lock = " FOR UPDATE OF b" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} {_FROM} WHERE b.key = $1{lock}", key)
+    return _post(row) if row else None
+
+
+async def update_fields(conn: Connection, post_id: int, fields: PostFields) -> None:
+    await conn.execute(
+        """UPDATE blog_posts SET title = $2, summary = $3, source = $4, source_type = $5,
+               themes = $6, attachment = $7, updated_at = now()
+           WHERE id = $1""",
+        post_id,
+        fields.title,
+        fields.summary,
+        fields.content,
+        fields.source_type,
+        list(fields.themes),
+        list(fields.attachment),
+    )
+
+
+async def mark_published(conn: Connection, post_id: int) -> None:
+    await conn.execute(
+        "UPDATE blog_posts SET state = 'published', published_at = now() WHERE id = $1", post_id
+    )
+
+
+async def delete_post(conn: Connection, post_id: int) -> None:
+    await conn.execute("DELETE FROM blog_posts WHERE id = $1", post_id)
+
+
+async def select_posts(
+    conn: Connection,
+    *,
+    author_id: int | None = None,
+    group_id: int | None = None,
+    drafts_of: int | None = None,
+    max_id: int | None,
+    limit: int,
+) -> list[BlogPost]:
+    """Newest first: a person's own blog (`author_id`, not the group posts) or a group's blog
+    (`group_id`): published, public and not deleted; plus every draft of `drafts_of`
+    (a person's own list shows them all their drafts, their group posts' too)."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} {_FROM}
+            WHERE (($1::bigint IS NOT NULL AND b.author_id = $1 AND b.group_id IS NULL)
+                   OR ($2::bigint IS NOT NULL AND b.group_id = $2))
+              AND b.state = 'published' AND o.public AND o.deleted_at IS NULL
+              AND ($4::bigint IS NULL OR b.id < $4)
+            UNION ALL
+            SELECT {_COLUMNS} {_FROM}
+            WHERE b.state = 'draft' AND b.author_id = $3 AND ($4::bigint IS NULL OR b.id < $4)
+            ORDER BY id DESC LIMIT $5""",
+        author_id,
+        group_id,
+        drafts_of,
+        max_id,
+        limit,
+    )
+    return [_post(row) for row in rows]
+
+
+# ---------------------------------------------------------------------------- replies
+
+# The rule of `web.federation.readable`, per row of `objects o`: public, or addressed to the
+# signer ($s_actor), or to a local followers collection with an accepted follower on the
+# signer's host ($s_host).
+_READABLE = """(o.public OR ({actor}::text IS NOT NULL AND ({actor} = ANY(o.recipients)
+    OR EXISTS (SELECT 1 FROM actors owner
+               JOIN follows f ON f.followed_id = owner.id AND f.state = 'accepted'
+               JOIN actors member ON member.id = f.follower_id
+               WHERE owner.local AND owner.followers = ANY(o.recipients)
+                 AND member.host = {host}))))"""
+
+
+async def count_replies(
+    conn: Connection, parent_uri: str, signer_actor: str | None, signer_host: str | None
+) -> int:
+    readable = _READABLE.format(actor="$2", host="$3")
+    count: int = await conn.fetchval(
+        f"""SELECT count(*) FROM objects o
+            WHERE o.in_reply_to = $1 AND o.deleted_at IS NULL AND {readable}""",
+        parent_uri,
+        signer_actor,
+        signer_host,
+    )
+    return count
+
+
+async def select_replies_page(
+    conn: Connection,
+    parent_uri: str,
+    signer_actor: str | None,
+    signer_host: str | None,
+    *,
+    max_id: int | None,
+    min_id: int | None,
+    limit: int,
+) -> list[tuple[int, str]]:
+    """(cursor, reply id) pairs, newest first, as `ordered_collection_page` wants them."""
+    order = "ASC" if min_id is not None and max_id is None else "DESC"
+    readable = _READABLE.format(actor="$2", host="$3")
+    rows = await conn.fetch(
+        f"""SELECT o.id, o.uri FROM objects o
+            WHERE o.in_reply_to = $1 AND o.deleted_at IS NULL AND {readable}
+              AND ($4::bigint IS NULL OR o.id < $4) AND ($5::bigint IS NULL OR o.id > $5)
+            ORDER BY o.id {order} LIMIT $6""",
+        parent_uri,
+        signer_actor,
+        signer_host,
+        max_id,
+        min_id,
+        limit,
+    )
+    pairs = [(row["id"], row["uri"]) for row in rows]
+    return pairs if order == "DESC" else pairs[::-1]
+
+
+@dataclass(frozen=True)
+class Comment:
+    uri: str
+    in_reply_to: str
+    deleted: bool
+    published: datetime
+    document: dict[str, Any]
+    author_uri: str
+    author_name: str | None
+    author_handle: str
+
+
+async def select_public_thread(conn: Connection, root_uri: str, *, limit: int) -> list[Comment]:
+    """Every public reply under `root_uri`, at any depth, oldest first. Deleted replies stay
+    (as placeholders) so that the answers to them keep their place in the thread."""
+    rows = await conn.fetch(
+        """WITH RECURSIVE thread (id, uri, depth) AS (
+               SELECT o.id, o.uri, 1 FROM objects o WHERE o.in_reply_to = $1
+                   AND o.public
+               UNION
+               SELECT o.id, o.uri, t.depth + 1 FROM objects o JOIN thread t
+                   ON o.in_reply_to = t.uri
+                   WHERE o.public AND t.depth < 100
+           )
+           SELECT o.uri, o.in_reply_to, o.deleted_at IS NOT NULL AS deleted, o.published,
+                  o.document, a.uri AS author_uri, a.name AS author_name,
+                  a.username || '@' || a.host AS author_handle
+           FROM thread t JOIN objects o ON o.id = t.id JOIN actors a ON a.id = o.author_id
+           ORDER BY o.published, o.id LIMIT $2""",
+        root_uri,
+        limit,
+    )
+    return [Comment(**dict(row)) for row in rows]
