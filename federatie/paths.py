@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+
+SCHEMAS_DIR_ENV = "FEDERATIE_SCHEMAS_DIR"
 
 
 def schemas_dir() -> Path:
-    """`schemas/` at the repository root, or `FEDERATIE_SCHEMAS_DIR` for other layouts."""
-    override = os.environ.get("FEDERATIE_SCHEMAS_DIR")
+    """`schemas/`: `FEDERATIE_SCHEMAS_DIR` if set, else the source tree's (a checkout or an
+    editable install), else the copy a regular install puts in `<prefix>/share/federatie`."""
+    override = os.environ.get(SCHEMAS_DIR_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "schemas"
+    source_tree = Path(__file__).resolve().parent.parent / "schemas"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "federatie" / "schemas"

@@ -231,6 +231,8 @@ class Received:
     signer: str | None = None
     inbox: str | None = None
     status: int = 0
+    # (address, port) of the sending socket: tells apart processes sharing one domain.
+    peer: tuple[str, int] | None = None
 
     @property
     def signed(self) -> bool:
@@ -301,6 +303,11 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def _ulid() -> str:
     value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    peername = request.transport.get_extra_info("peername") if request.transport else None
+    return (peername[0], peername[1]) if isinstance(peername, tuple) else None
 
 
 def _auth_signature(headers: Mapping[str, str]) -> str | None:
@@ -1626,6 +1633,7 @@ class ForeignServer:
             verifier=verdict.verifier,
             signer=verdict.signer,
             status=status,
+            peer=_peer(request),
         )
 
     def _json(self, doc: Any, status: int = 200) -> web.Response:

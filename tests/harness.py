@@ -137,7 +137,7 @@ class Instance:
 
     async def drain(self) -> int:
         """Run every due job of this instance (inbox processing, fan-out, delivery)."""
-        return await self.runtime.worker(concurrency=8).drain()
+        return await self.runtime.worker().drain()
 
 
 PASSWORD = "correct horse battery"
@@ -192,6 +192,7 @@ def instance_config(database_url: str, port: int, data_dir: Path, **overrides: s
         "FEDERATIE_LOG_LEVEL": "warning",
         # Tests run jobs explicitly with `drain`/`settle`, so that nothing depends on timing.
         "FEDERATIE_INPROCESS_WORKER": "false",
+        "FEDERATIE_DB_POOL_SIZE": "20",  # room for 9 concurrent jobs when draining
         **overrides,
     }
     return load_config(environ)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Mapping
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from pyld import jsonld as _pyld
+
+from federatie.paths import SCHEMAS_DIR_ENV, schemas_dir
 
 __all__ = [
     "SCHEMAS_DIR_ENV",
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 JsonLdError = _pyld.JsonLdError
 """PyLD's error type, re-exported so callers need not import ``pyld`` themselves."""
 
-SCHEMAS_DIR_ENV: Final = "FEDERATIE_SCHEMAS_DIR"
 
 # Pleroma/Akkoma: every instance names its own copy of the same file.
 _PLEROMA_LITEPUB_RE: Final = re.compile(r"\Ahttps?://[^/\s?#]+/schemas/litepub-0\.1\.jsonld\Z")
@@ -69,15 +69,6 @@ _MAX_LOGGED_UNKNOWN: Final = 1024
 _lock = threading.Lock()
 _bundle: dict[str, Any] | None = None
 _logged_unknown: set[str] = set()
-
-
-def schemas_dir() -> Path:
-    """The ``schemas/`` directory: ``$FEDERATIE_SCHEMAS_DIR`` if set, else the repository's."""
-    override = os.environ.get(SCHEMAS_DIR_ENV)
-    if override:
-        return Path(override)
-    # federatie/activitypub/jsonld.py -> repository root; the package is installed editable.
-    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 def contexts_dir() -> Path:

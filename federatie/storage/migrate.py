@@ -42,6 +42,12 @@ class Migration:
 def known_migrations(directory: Path | None = None) -> list[Migration]:
     """The migration files, in order; numbering must be 1, 2, 3 … without gaps."""
     directory = directory or schemas_dir() / "migrations"
+    if not directory.is_dir() or not any(directory.glob("*.sql")):
+        # Never report "up to date" for a database we did not even look at.
+        raise MigrationError(
+            f"no migrations found in {directory}: set FEDERATIE_SCHEMAS_DIR to the schemas/ "
+            "directory of this release"
+        )
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         match = _FILE.match(path.name)
