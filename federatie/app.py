@@ -10,7 +10,7 @@ from quart import Quart
 from federatie.config import Config
 from federatie.errors import ConfigError
 from federatie.runtime import EXTENSION_KEY, Runtime, build_runtime
-from federatie.web import actors, blogs, federation, files, groups, health, wellknown
+from federatie.web import actors, blogs, federation, files, groups, health, metrics, wellknown
 from federatie.web.errors import register_error_handlers
 
 
@@ -27,6 +27,7 @@ def create_app(config: Config) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = config.max_inbox_bytes
     app.request_class = files.request_class(config)  # upload routes: a larger body cap
     register_error_handlers(app)
+    metrics.register(app)  # request counters and latency; /metrics behind a token
     for module in (health, wellknown, actors, federation, groups, blogs, files):
         app.register_blueprint(module.blueprint)
     worker_stop = asyncio.Event()

@@ -24,7 +24,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run
 
-from federatie import __version__
+from federatie import __version__, doctor
 from federatie.activitypub.iris import LocalIris
 from federatie.app import create_app
 from federatie.config import Config, FederationMode, Secret, load_config
@@ -34,6 +34,7 @@ from federatie.errors import FederatieError, NotFound
 from federatie.federation.policy import FederationPolicy
 from federatie.logs import configure_logging
 from federatie.runtime import build_runtime
+from federatie.services.accounts import AccountService, write_archive
 from federatie.services.actors import ActorService
 from federatie.storage.embedded import start_embedded_postgres
 from federatie.storage.migrate import migrate
@@ -49,7 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "quickstart":
             _quickstart_defaults(args)
-        config = load_config(config_file=args.config)
+        try:
+            config = load_config(config_file=args.config)
+        except FederatieError as exc:
+            if getattr(args, "handler", None) is cmd_doctor:
+                for check in doctor.config_failed(exc.message):
+                    print(check.line())
+                return 1
+            raise
         configure_logging(config.log_level, config.log_format)
         result: int = args.handler(config, args)
         return result
@@ -142,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_parser("list", parents=[common], help="show the mode and the listed domains")
     federation.set_defaults(handler=cmd_federation)
 
+    _ops_commands(admin_commands, common)
+
     admin_commands.add_parser(
         "list-users", parents=[common], help="list local people"
     ).set_defaults(handler=cmd_list_users)
@@ -149,6 +159,38 @@ def _parser() -> argparse.ArgumentParser:
         "list-groups", parents=[common], help="list local groups"
     ).set_defaults(handler=cmd_list_groups)
     return parser
+
+
+def _ops_commands(admin_commands: Any, common: argparse.ArgumentParser) -> None:
+    """`admin user …`, `admin group transfer`, `admin doctor`, `admin export`."""
+    people = admin_commands.add_parser(
+        "user", parents=[common], help="suspend, unsuspend or delete a local person"
+    )
+    people.add_argument("action", choices=["suspend", "unsuspend", "delete"])
+    people.add_argument("name")
+    people.set_defaults(handler=cmd_user)
+
+    groups = admin_commands.add_parser("group", parents=[common], help="manage a local group")
+    group_commands = groups.add_subparsers(dest="group_command", required=True)
+    transfer = group_commands.add_parser(
+        "transfer", parents=[common], help="give a group to another owner"
+    )
+    transfer.add_argument("name")
+    transfer.add_argument("--to", required=True, help="the local person who becomes owner")
+    transfer.set_defaults(handler=cmd_group_transfer)
+
+    admin_commands.add_parser(
+        "doctor", parents=[common], help="check configuration, database, files, TLS, clock"
+    ).set_defaults(handler=cmd_doctor)
+
+    export = admin_commands.add_parser(
+        "export", parents=[common], help="a person's data as an ActivityStreams archive"
+    )
+    export.add_argument("name")
+    export.add_argument(
+        "--output", required=True, type=Path, help="FILE.json, or FILE.zip to include file bytes"
+    )
+    export.set_defaults(handler=cmd_export)
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
@@ -271,6 +313,68 @@ def cmd_list_groups(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_with_accounts(config: Config, action: Any) -> Any:
+    database = resolve_database(config)
+
+    async def run() -> Any:
+        async with open_pool(database.config) as pool:
+            config = database.config
+            return await action(AccountService(pool, LocalIris(config.base_url), config.data_dir))
+
+    return asyncio.run(run())
+
+
+def cmd_user(config: Config, args: argparse.Namespace) -> int:
+    handle = f"@{args.name.lower()}@{config.domain}"
+    if args.action == "suspend":
+        _run_with_accounts(config, lambda s: s.suspend(args.name))
+        print(f"suspended {handle}")
+    elif args.action == "unsuspend":
+        _run_with_accounts(config, lambda s: s.unsuspend(args.name))
+        print(f"unsuspended {handle}")
+    else:
+        deleted = _run_with_accounts(config, lambda s: s.delete(args.name))
+        print(
+            f"deleted {handle}: {deleted.objects} object(s) tombstoned, "
+            f"Delete queued to {deleted.inboxes} inbox(es)"
+        )
+    return 0
+
+
+def cmd_group_transfer(config: Config, args: argparse.Namespace) -> int:
+    _run_with_accounts(config, lambda s: s.transfer_group(args.name, args.to))
+    print(f"@{args.name.lower()}@{config.domain} is now owned by {args.to.lower()}")
+    return 0
+
+
+def cmd_export(config: Config, args: argparse.Namespace) -> int:
+    output: Path = args.output
+    if not output.parent.is_dir():
+        raise FederatieError(f"--output: no such directory {output.parent}")
+    archive, attachments = _run_with_accounts(config, lambda s: s.export(args.name))
+    written = write_archive(archive, attachments, output)
+    print(
+        f"exported @{args.name.lower()}@{config.domain} to {output}: "
+        f"{archive['outbox']['totalItems']} activities, "
+        f"{archive['objects']['totalItems']} objects, {len(archive['files'])} files"
+        + (f", {written - 1} file contents" if output.suffix.lower() == ".zip" else "")
+    )
+    return 0
+
+
+def cmd_doctor(config: Config, args: argparse.Namespace) -> int:
+    database_error: str | None = None
+    if config.database_url is None:
+        try:
+            config = resolve_database(config).config
+        except Exception as exc:  # the embedded PostgreSQL did not start: say why
+            database_error = f"embedded PostgreSQL did not start: {exc}"
+    results = asyncio.run(doctor.run_checks(config, database_error))
+    for check in results:
+        print(check.line())
+    return 0 if all(check.ok for check in results) else 1
+
+
 def cmd_federation(config: Config, args: argparse.Namespace) -> int:
     database = resolve_database(config)
     by = f"cli:{getpass.getuser()}"
@@ -301,11 +405,15 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     if args.concurrency < 1 or args.lease_seconds <= 0:
         raise FederatieError("--concurrency and --lease-seconds must be positive")
     database = resolve_database(config)
+    # Each running job may hold two connections (see Runtime.worker): size the pool to fit.
+    worker_config = database.config.replace(
+        db_pool_size=max(database.config.db_pool_size, 2 * args.concurrency + 2)
+    )
 
     async def run() -> None:
         async with open_pool(database.config):
             pass  # migrated
-        runtime = await build_runtime(database.config)
+        runtime = await build_runtime(worker_config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

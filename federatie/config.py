@@ -137,6 +137,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Other instances' files up to this size are fetched, checked against their digest and "
         "served from here when their origin is down (default 20 MiB; 0: never).",
     ),
+    Setting(
+        "FEDERATIE_METRICS_TOKEN",
+        None,
+        "Bearer token that `/metrics` (Prometheus text format) requires (at least 16 "
+        "characters). Unset: `/metrics` answers 404.",
+        secret=True,
+    ),
 )
 
 
@@ -177,6 +184,7 @@ class Config:
     max_upload_bytes: int
     group_quota_bytes: int
     cache_remote_files_bytes: int
+    metrics_token: Secret | None = None
 
     @property
     def development(self) -> bool:
@@ -222,6 +230,7 @@ class Config:
             "FEDERATIE_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "FEDERATIE_GROUP_QUOTA_BYTES": str(self.group_quota_bytes),
             "FEDERATIE_CACHE_REMOTE_FILES_BYTES": str(self.cache_remote_files_bytes),
+            "FEDERATIE_METRICS_TOKEN": "***" if self.metrics_token else "(unset: no /metrics)",
         }
         return [(s.env, shown[s.env]) for s in SETTINGS]
 
@@ -306,6 +315,7 @@ def _build(raw: Mapping[str, str | None]) -> Config:
         max_upload_bytes=_int(raw, "FEDERATIE_MAX_UPLOAD_BYTES", minimum=1),
         group_quota_bytes=_int(raw, "FEDERATIE_GROUP_QUOTA_BYTES", minimum=0),
         cache_remote_files_bytes=_int(raw, "FEDERATIE_CACHE_REMOTE_FILES_BYTES", minimum=0),
+        metrics_token=_token(raw, "FEDERATIE_METRICS_TOKEN"),
     )
 
 
@@ -332,6 +342,15 @@ def _domain(value: str | None, env: Environment) -> str:
     if env is Environment.PRODUCTION and loopback:
         raise ConfigError("FEDERATIE_DOMAIN: loopback hosts need FEDERATIE_ENV=development")
     return domain if port is None else f"{host}:{port}"
+
+
+def _token(raw: Mapping[str, str | None], name: str) -> Secret | None:
+    value = (raw.get(name) or "").strip()
+    if not value:
+        return None
+    if len(value) < 16:
+        raise ConfigError(f"{name}: must be at least 16 characters")
+    return Secret(value)
 
 
 def _text(raw: Mapping[str, str | None], name: str) -> str:

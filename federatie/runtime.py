@@ -38,6 +38,7 @@ from federatie.federation.transport import Transport
 from federatie.federation.verify import RequestVerifier
 from federatie.jobs.queue import JobQueue
 from federatie.jobs.worker import Worker
+from federatie.metrics import Metrics
 from federatie.services.actors import ActorService
 from federatie.services.files import FETCH_REMOTE_FILE, FileService
 from federatie.services.groups import GroupService
@@ -70,6 +71,7 @@ class Runtime:
     inbox: Inbox = field(init=False)
     delivery: Delivery = field(init=False)
     processor: InboxProcessor = field(init=False)
+    metrics: Metrics = field(init=False, default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self.publisher = Publisher(self)
@@ -142,7 +144,18 @@ class Runtime:
                 return await self.remote.get(link["href"])
         raise NotFound(f"{query} has no ActivityPub actor")
 
-    def worker(self, *, concurrency: int = 16, lease: timedelta | None = None) -> Worker:
+    def worker(self, *, concurrency: int | None = None, lease: timedelta | None = None) -> Worker:
+        """A worker for every job kind. A job may hold one connection while it takes another
+        (a delivery lane keeps its host's lock), so at most half the pool runs jobs, less the
+        worker's own listening and claiming connections; more would wait for ever."""
+        fits = max(1, (self.config.db_pool_size - 2) // 2)
+        if concurrency is None:
+            concurrency = fits
+        elif concurrency > fits:
+            raise ConfigError(
+                f"FEDERATIE_DB_POOL_SIZE: {self.config.db_pool_size} connections carry at most "
+                f"{fits} concurrent jobs; raise it to {2 * concurrency + 2} for {concurrency}"
+            )
         handlers = {
             FANOUT: self.delivery.fanout,
             DELIVER_HOST: self.delivery.deliver_host,

@@ -236,6 +236,7 @@ class Delivery:
                     log.warning(
                         "delivery.refused", extra={"inbox": row["inbox"], "error": exc.message}
                     )
+                    rt.metrics.delivery("refused")
                     await _delete_delivery(conn, row["id"])
                     continue
                 except FetchError as exc:
@@ -252,14 +253,17 @@ class Delivery:
                                 "remote_host": host,
                             },
                         )
+                    rt.metrics.delivery("delivered" if status < 300 else "rejected")
                     await _delete_delivery(conn, row["id"])
                     continue
                 if status == 429:
+                    rt.metrics.delivery("retried")
                     delay = _retry_after(response.headers.get("Retry-After"))
                     raise RetryLater(delay, f"{host} answered 429")
                 await self._failed(conn, host, f"HTTP {status}")
 
     async def _failed(self, conn: Connection, host: str, reason: str) -> NoReturn:
+        self._rt.metrics.delivery("retried")
         failures: int = await conn.fetchval(
             """INSERT INTO remote_hosts (host, failures, first_failure_at, last_failure_at)
                VALUES ($1, 1, now(), now())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, request
+from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from federatie.errors import FederatieError
@@ -21,6 +21,7 @@ def register_error_handlers(app: Quart) -> None:
     async def federatie_error(error: FederatieError) -> Response:
         if error.status >= 500:
             log.error("request.failed", extra={"path": request.path, "error": error.message})
+        g.error_code = error.code  # for the metrics of refused inbox activities
         return json_response({"error": error.message, "code": error.code}, error.status)
 
     @app.errorhandler(HTTPException)
