@@ -118,7 +118,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Run the job worker (inbox processing, "
         "delivery) inside `serve`; set false when running `federatie worker` processes.",
     ),
-    Setting("FEDERATIE_DB_POOL_SIZE", "10", "Maximum PostgreSQL connections per process."),
+    Setting(
+        "FEDERATIE_DB_POOL_SIZE",
+        "20",
+        "Maximum PostgreSQL connections per process. A worker runs at most (size - 2) / 2 "
+        "jobs at once, as a delivery holds a connection while it takes another.",
+    ),
     Setting("FEDERATIE_LOG_LEVEL", "info", "`debug`, `info`, `warning` or `error`."),
     Setting("FEDERATIE_LOG_FORMAT", "json", "`json` (one event per line) or `text`."),
     Setting(

@@ -19,9 +19,21 @@ class LocalKeys:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._keys: dict[int, SigningKey] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
 
     async def signing_key(self, actor_id: int) -> SigningKey:
-        """The RSA key of a local actor: what Mastodon and everyone else verify."""
+        """The RSA key of a local actor: what Mastodon and everyone else verify.
+
+        Concurrent first callers wait for one load: the PEM parse holds the GIL, so 64 lanes
+        of a first fan-out each loading the key stalled the event loop for seconds.
+        """
+        key = self._keys.get(actor_id)
+        if key is not None:
+            return key
+        async with self._loading.setdefault(actor_id, asyncio.Lock()):
+            return await self._load(actor_id)
+
+    async def _load(self, actor_id: int) -> SigningKey:
         key = self._keys.get(actor_id)
         if key is None:
             async with self._pool.acquire() as conn:

@@ -52,7 +52,10 @@ class GroupService:
         self, conn: Connection, document: dict[str, Any]
     ) -> LocalActor | None:
         """The first local group an activity is addressed to, if any."""
+        prefix = self._rt.iris.actor_uri_of_group("")
         for uri in group_candidates(document):
+            if not uri.startswith(prefix):
+                continue  # not one of our groups' ids: no need to ask the database
             actor = await actors_sql.select_local_actor_by_uri(conn, uri)
             if actor is not None and actor.type is ActorType.GROUP:
                 return actor
