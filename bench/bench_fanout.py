@@ -1,0 +1,570 @@
+"""One post to followers on S instances: time from publish to the last verified delivery,
+against raw signing + POSTing to the same receivers, measured in the same run.
+
+    .venv/bin/python bench/bench_fanout.py [--quick] [--hosts S] [--rounds R]
+                                           [--concurrency C] [--remote-delay-ms D] [--json FILE]
+
+Set-up (not timed): an embedded PostgreSQL in a temporary directory (pgserver), one Federatie
+instance started the way the tests start it (tests/harness.py; FEDERATIE_ENV=development,
+FEDERATIE_INPROCESS_WORKER=false), one local person, and S (default 600, `--quick` 100)
+remote followers inserted directly as `actors` and `follows` rows. Each follower lives on its
+own "instance": a receiving aiohttp app in a child process listens on S loopback ports, and
+as hosts are keyed by host:port every delivery goes to a distinct host (its shared inbox).
+The receiver verifies every HTTP signature it gets with
+`federatie.activitypub.signatures.parse_signature` / `verify_signature` and the person's
+public key (loaded once), answers 202 (401 when a signature does not verify), and reports
+when every host has had its delivery. Real RSA-2048 signatures throughout.
+
+Each round (default 3, `--quick` 2), in turn:
+
+- ceiling: sign with `sign_cavage` and POST the same activity body to the S shared inboxes
+  with one aiohttp session (connection limits as Federatie's client: 256 total, 8 per host)
+  at concurrency C (default 32), in this process, no database;
+- ours: `runtime.publisher.publish(person, Note to followers)` while
+  `runtime.worker(concurrency=C).run(stop)` runs, timed from the publish call to the
+  receiver's arrival time of the last delivery (the fan-out job, S `deliveries` rows and S
+  `deliver.host` lane jobs, each lane signing and POSTing through the Transport).
+
+The instance's pool is 2C + 2 connections (66): a delivery lane holds one connection while it
+takes a second, and `Runtime.worker` refuses more than (pool - 2) / 2 concurrent jobs, so
+C = 64 would need 130, more than the embedded PostgreSQL's max_connections of 100.
+
+A first, untimed publish opens the connections and loads the person's signing key (printed
+as `fanout_cold_seconds`). `--remote-delay-ms` makes every receiver wait before answering, a
+stand-in for real network round trips. Output lines:
+
+    fanout_600_seconds 2.60 ceiling 1.20 ratio 0.46
+    fanout_deliveries_per_s 231 ceiling 500 ratio 0.46
+    fanout_cpu_ms_per_delivery server 3.10 postgres 1.28 ceiling server 1.52 postgres 0.00
+    fanout_cold_seconds 6.15
+
+JSON keys: fanout_seconds (and fanout_<S>_seconds), fanout_deliveries_per_s,
+fanout_ceiling_per_s, fanout_ceiling_seconds, fanout_ratio, and the settings used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from aiohttp import web
+
+from federatie.activitypub.signatures import (
+    SigningKey,
+    VerificationKey,
+    parse_signature,
+    sign_cavage,
+    verify_signature,
+)
+from federatie.errors import SignatureError
+from federatie.federation.delivery import wire_document
+
+ROOT = Path(__file__).resolve().parents[1]
+AP_JSON = "application/activity+json"
+
+
+def _harness() -> Any:
+    """tests/harness.py, the way the tests start real instances."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import harness
+
+    return harness
+
+
+# --------------------------------------------------------------------------- the receiver
+
+
+def _receive(conn: Connection, hosts: int, key_id: str, owner: str, public_pem: str) -> None:
+    """Child process: S loopback ports, one aiohttp app; verifies and counts deliveries."""
+    key = VerificationKey.from_pem(key_id, owner, public_pem)
+
+    async def main() -> None:
+        state: dict[str, Any] = {"target": 0, "done": None}
+        seen: set[str] = set()
+        counts = {"posts": 0, "verified": 0, "refused": 0}
+        samples: list[str] = []
+        times: dict[str, float] = {"first": 0.0, "last": 0.0}
+        delay = 0.0
+
+        async def inbox(request: web.Request) -> web.Response:
+            body = await request.read()
+            if delay:
+                await asyncio.sleep(delay)
+            path = request.raw_path
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            try:
+                parsed = parse_signature("POST", path, f"http://{request.host}{path}", headers)
+                if parsed.key_id != key.key_id:
+                    raise SignatureError(f"signed with {parsed.key_id}")
+                verify_signature(parsed, key, body)
+            except SignatureError as exc:
+                counts["refused"] += 1
+                if len(samples) < 3:
+                    samples.append(exc.message)
+                return web.Response(status=401)
+            now = time.monotonic()
+            counts["posts"] += 1
+            counts["verified"] += 1
+            times["first"] = times["first"] or now
+            times["last"] = now
+            seen.add(request.host)
+            done = state["done"]
+            if done is not None and len(seen) >= state["target"] and not done.is_set():
+                done.set()
+            return web.Response(status=202)
+
+        app = web.Application()
+        app.router.add_post("/inbox", inbox)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        ports = []
+        for _ in range(hosts):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            await web.SockSite(runner, sock).start()
+            ports.append(sock.getsockname()[1])
+        conn.send(ports)
+        try:
+            while True:
+                command = await asyncio.to_thread(conn.recv)
+                if command[0] != "expect":
+                    break
+                _, target, time_limit, delay = command
+                seen.clear()
+                counts.update(posts=0, verified=0, refused=0)
+                samples.clear()
+                times.update(first=0.0, last=0.0)
+                state.update(target=target, done=asyncio.Event())
+                cpu0 = time.process_time()
+                conn.send("ready")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state["done"].wait(), time_limit)
+                conn.send(
+                    {
+                        "hosts": len(seen),
+                        **counts,
+                        "samples": list(samples),
+                        **times,
+                        "cpu": time.process_time() - cpu0,
+                    }
+                )
+        finally:
+            await runner.cleanup()
+            conn.send("bye")
+
+    asyncio.run(main())
+
+
+class Receiver:
+    """The parent's handle on the receiving process."""
+
+    def __init__(self, hosts: int, key_id: str, owner: str, public_pem: str) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_receive, args=(child, hosts, key_id, owner, public_pem), daemon=True
+        )
+        self._process.start()
+        self.ports: list[int] = []
+
+    async def started(self) -> list[int]:
+        self.ports = await asyncio.to_thread(self._conn.recv)
+        return self.ports
+
+    async def expect(self, hosts: int, time_limit: float, delay_s: float) -> None:
+        """Reset the counters for a round; returns once the receiver is ready."""
+        self._conn.send(("expect", hosts, time_limit, delay_s))
+        assert await asyncio.to_thread(self._conn.recv) == "ready"
+
+    async def result(self) -> dict[str, Any]:
+        """The round's outcome, once every host had a delivery or the round's time is up."""
+        result: dict[str, Any] = await asyncio.to_thread(self._conn.recv)
+        return result
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.send(("quit",))
+            await asyncio.wait_for(asyncio.to_thread(self._conn.recv), 10)
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def postgres_cpu_seconds(pgdata: Path) -> float:
+    """CPU time (user + system) of one PostgreSQL cluster: its postmaster and its children."""
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by this process and by the PostgreSQL cluster, phase by phase."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self._pgdata = pgdata
+        self.totals: dict[str, list[float]] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        own, pg = time.process_time(), postgres_cpu_seconds(self._pgdata)
+        try:
+            yield
+        finally:
+            total = self.totals.setdefault(name, [0.0, 0.0])
+            total[0] += time.process_time() - own
+            total[1] += postgres_cpu_seconds(self._pgdata) - pg
+
+    def per_item_ms(self, name: str, items: int) -> tuple[float, float]:
+        own, pg = self.totals.get(name, [0.0, 0.0])
+        return 1000 * own / max(items, 1), 1000 * pg / max(items, 1)
+
+
+class Profiles:
+    """With `--profile DIR`: pyinstrument (if installed) over chosen phases, one report each.
+
+    The sampler costs time in this process, so figures from a profiled run are not figures.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self._directory = directory
+        self._profilers: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        if self._directory is None:
+            yield
+            return
+        from pyinstrument import Profiler
+
+        profiler = self._profilers.setdefault(name, Profiler(interval=0.001, async_mode="disabled"))
+        profiler.start()
+        try:
+            yield
+        finally:
+            profiler.stop()
+
+    def write(self) -> None:
+        if self._directory is None:
+            return
+        self._directory.mkdir(parents=True, exist_ok=True)
+        for name, profiler in self._profilers.items():
+            (self._directory / f"{name}.txt").write_text(
+                profiler.output_text(unicode=False, color=False)
+            )
+            (self._directory / f"{name}-flat.txt").write_text(
+                profiler.output_text(unicode=False, color=False, flat=True)
+            )
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+async def add_followers(conn: Any, person: Any, ports: list[int]) -> list[str]:
+    """One remote follower per port, inserted directly; their shared inbox URLs."""
+    uris = [f"http://127.0.0.1:{port}/users/f{i}" for i, port in enumerate(ports)]
+    shared = [f"http://127.0.0.1:{port}/inbox" for port in ports]
+    async with conn.transaction():
+        ids = await conn.fetch(
+            """INSERT INTO actors (uri, type, local, username, host, inbox, shared_inbox,
+                                   followers, fetched_at)
+               SELECT u, 'Person', false, 'f' || (n - 1), h, u || '/inbox', s,
+                      u || '/followers', now()
+               FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(u, h, s, n)
+               RETURNING id""",
+            uris,
+            [f"127.0.0.1:{port}" for port in ports],
+            shared,
+        )
+        await conn.executemany(
+            """INSERT INTO follows (follower_id, followed_id, state, activity_uri)
+               VALUES ($1, $2, 'accepted', $3)""",
+            [(row["id"], person.id, f"{row['id']}#follow") for row in ids],
+        )
+    return shared
+
+
+async def pending(conn: Any) -> dict[str, Any]:
+    """What is left in the queue and in `deliveries`, to say why a round failed."""
+    jobs = await conn.fetch(
+        "SELECT kind, state, attempts, last_error FROM jobs ORDER BY id LIMIT 5"
+    )
+    deliveries = await conn.fetchval("SELECT count(*) FROM deliveries")
+    return {"deliveries": deliveries, "jobs": [dict(row) for row in jobs]}
+
+
+async def wait_quiet(conn: Any, time_limit: float) -> None:
+    """Until no delivery row and no due job is left (the round's bookkeeping is done)."""
+    deadline = time.monotonic() + time_limit
+    while time.monotonic() < deadline:
+        left = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM deliveries)"
+            " + (SELECT count(*) FROM jobs WHERE state = 'queued')"
+        )
+        if left == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("deliveries or jobs still pending after the round")
+
+
+async def post_all(
+    session: aiohttp.ClientSession, urls: list[str], body: bytes, key: SigningKey, concurrency: int
+) -> int:
+    """The ceiling: sign and POST `body` to every URL at `concurrency`; responses not 202."""
+    queue = list(reversed(urls))
+    failures = 0
+
+    async def worker() -> None:
+        nonlocal failures
+        while queue:
+            url = queue.pop()
+            headers = {"Content-Type": AP_JSON}
+            headers.update(sign_cavage("POST", url, headers, body, key))
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    failures += response.status != 202
+            except aiohttp.ClientError:
+                failures += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return failures
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[str, Any]:
+    harness = _harness()
+    overrides = {
+        "FEDERATIE_ENV": "development",
+        "FEDERATIE_INPROCESS_WORKER": "false",
+        "FEDERATIE_DB_POOL_SIZE": str(args.pool_size),
+    }
+    instance = await harness.start_instance(cluster, directory, "bench", **overrides)
+    rt = instance.runtime
+    # The bench's own queries use a connection of their own, never the instance's pool.
+    admin = await asyncpg.connect(instance.config.database_url.reveal())
+    person = await rt.actors.create_person("alice", secrets.token_urlsafe(24))
+    # The signing key is not loaded here: the first publish loads it, as in production.
+    receiver = Receiver(
+        args.hosts, rt.iris.rsa_key_id(person.uri), person.uri, person.public_key_pem
+    )
+    cpu = CpuMeter(directory / "pg")
+    profiles = Profiles(args.profile)
+    delay = args.remote_delay_ms / 1000
+    hosts = args.hosts
+    figures: dict[str, Any] = {
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        "hosts": hosts,
+        "rounds": args.rounds,
+        "concurrency": args.concurrency,
+        "db_pool_size": instance.config.db_pool_size,
+        "remote_delay_ms": args.remote_delay_ms,
+        "max_connections": int(await admin.fetchval("SHOW max_connections")),
+    }
+    seconds: dict[str, list[float]] = {"ours": [], "ceiling": []}
+    stop = asyncio.Event()
+    worker_task: asyncio.Task[None] | None = None
+    try:
+        inboxes = await add_followers(admin, person, await receiver.started())
+        worker = rt.worker(concurrency=args.concurrency)
+        worker_task = asyncio.create_task(worker.run(stop))
+        followers = rt.iris.followers(person.uri)
+
+        async def publish(n: int) -> tuple[dict[str, Any], float]:
+            await receiver.expect(hosts, args.time_limit, delay)
+            started = time.monotonic()
+            note = {"type": "Note", "content": f"<p>Bericht {n} aan de volgers</p>"}
+            stored = await rt.publisher.publish(person, {**note, "to": [followers]})
+            got = await receiver.result()
+            if got["hosts"] < hosts or got["refused"]:
+                raise RuntimeError(
+                    f"round {n}: {got['hosts']}/{hosts} hosts; {got}; {await pending(admin)}"
+                )
+            await wait_quiet(admin, args.time_limit)
+            return stored.document, got["last"] - started
+
+        document, figures["fanout_cold_seconds"] = await publish(0)
+        key = await rt.keys.signing_key(person.id)  # the ceiling signs with the same key
+        body = orjson.dumps(wire_document(document))
+        figures["body_bytes"] = len(body)
+        connector = aiohttp.TCPConnector(limit=256, limit_per_host=8)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            # Warm the ceiling's connections as the first publish warmed ours.
+            await receiver.expect(hosts, args.time_limit, delay)
+            await post_all(session, inboxes, body, key, args.concurrency)
+            await receiver.result()
+            for n in range(1, args.rounds + 1):
+                await receiver.expect(hosts, args.time_limit, delay)
+                with profiles.phase("fanout-ceiling"), cpu.phase("ceiling"):
+                    started = time.monotonic()
+                    failures = await post_all(session, inboxes, body, key, args.concurrency)
+                    got = await receiver.result()
+                if failures or got["hosts"] < hosts:
+                    raise RuntimeError(f"ceiling round {n}: {failures} failures; {got}")
+                seconds["ceiling"].append(got["last"] - started)
+                with profiles.phase("fanout-ours"), cpu.phase("ours"):
+                    _, elapsed = await publish(n)
+                seconds["ours"].append(elapsed)
+    finally:
+        stop.set()
+        if worker_task is not None:
+            await worker_task
+        await receiver.close()
+        await admin.close()
+        await instance.stop()
+        profiles.write()
+
+    ours = statistics.median(seconds["ours"])
+    ceiling = statistics.median(seconds["ceiling"])
+    deliveries = hosts * args.rounds
+    ours_server, ours_pg = cpu.per_item_ms("ours", deliveries)
+    ceiling_server, ceiling_pg = cpu.per_item_ms("ceiling", deliveries)
+    figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    figures.update(
+        {
+            "fanout_seconds": ours,
+            f"fanout_{hosts}_seconds": ours,
+            "fanout_ceiling_seconds": ceiling,
+            "fanout_seconds_rounds": seconds["ours"],
+            "fanout_ceiling_seconds_rounds": seconds["ceiling"],
+            "fanout_deliveries_per_s": hosts / ours,
+            "fanout_ceiling_per_s": hosts / ceiling,
+            "fanout_ratio": ceiling / ours,
+            # CPU per delivery: the sending process and the PostgreSQL cluster.
+            "fanout_server_cpu_ms": ours_server,
+            "fanout_postgres_cpu_ms": ours_pg,
+            "fanout_ceiling_server_cpu_ms": ceiling_server,
+            "fanout_ceiling_postgres_cpu_ms": ceiling_pg,
+        }
+    )
+    return figures
+
+
+def stop_leftover_postgres(pgdata: Path, grace: float = 15.0) -> None:
+    """Stop the cluster by its postmaster's pid if it still runs after `PostgresCluster.stop`.
+
+    pgserver only stops a server when its own list of handle holders says this is the last
+    one, and after a failed run that list can disagree; a bench must not leave it running.
+    """
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        if str(pgdata) not in Path(f"/proc/{pid}/cmdline").read_text():
+            return  # not our postmaster (or gone, and the pid reused)
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.1)
+
+
+def _exit_on_sigterm() -> None:
+    """`timeout` and friends send SIGTERM: exit through the `finally` blocks, not around them."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="100 hosts, 2 rounds")
+    parser.add_argument("--hosts", type=int, help="followers on distinct hosts (600; quick 100)")
+    parser.add_argument("--rounds", type=int, help="timed publishes (default 3, quick 2)")
+    parser.add_argument("--concurrency", type=int, default=32, help="worker and ceiling")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        help="FEDERATIE_DB_POOL_SIZE (default 2 * concurrency + 2, what the runtime asks for)",
+    )
+    parser.add_argument(
+        "--remote-delay-ms", type=float, default=0.0, help="receivers wait this long to answer"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=120.0, help="bound on any one round, in seconds"
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="pyinstrument reports of the phases (slow)"
+    )
+    args = parser.parse_args()
+    args.hosts = args.hosts or (100 if args.quick else 600)
+    args.rounds = args.rounds or (2 if args.quick else 3)
+    args.pool_size = args.pool_size or 2 * args.concurrency + 2
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("hypercorn").setLevel(logging.ERROR)
+
+    _exit_on_sigterm()
+    directory = Path(tempfile.mkdtemp(prefix="federatie-bench-fanout-"))
+    cluster = None
+    try:
+        cluster = _harness().PostgresCluster(directory / "pg")
+        r = asyncio.run(run(args, cluster, directory))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        stop_leftover_postgres(directory / "pg")
+        shutil.rmtree(directory, ignore_errors=True)
+
+    s = r["hosts"]
+    print(
+        f"fanout_{s}_seconds {r['fanout_seconds']:.2f} "
+        f"ceiling {r['fanout_ceiling_seconds']:.2f} ratio {r['fanout_ratio']:.2f}"
+    )
+    print(
+        f"fanout_deliveries_per_s {r['fanout_deliveries_per_s']:.0f} "
+        f"ceiling {r['fanout_ceiling_per_s']:.0f} ratio {r['fanout_ratio']:.2f}"
+    )
+    print(
+        f"fanout_cpu_ms_per_delivery server {r['fanout_server_cpu_ms']:.2f} "
+        f"postgres {r['fanout_postgres_cpu_ms']:.2f} "
+        f"ceiling server {r['fanout_ceiling_server_cpu_ms']:.2f} "
+        f"postgres {r['fanout_ceiling_postgres_cpu_ms']:.2f}"
+    )
+    print(f"fanout_cold_seconds {r['fanout_cold_seconds']:.2f}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(r, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+    if os.environ.get("BENCH_VERBOSE"):
+        print(json.dumps(r, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
