@@ -3,6 +3,7 @@ against raw signing + POSTing to the same receivers, measured in the same run.
 
     .venv/bin/python bench/bench_fanout.py [--quick] [--hosts S] [--rounds R]
                                            [--concurrency C] [--remote-delay-ms D] [--json FILE]
+                                           [--group [both]]
 
 Set-up (not timed): an embedded PostgreSQL in a temporary directory (pgserver), one Federatie
 instance started the way the tests start it (tests/harness.py; FEDERATIE_ENV=development,
@@ -40,6 +41,29 @@ stand-in for real network round trips. Output lines:
 
 JSON keys: fanout_seconds (and fanout_<S>_seconds), fanout_deliveries_per_s,
 fanout_ceiling_per_s, fanout_ceiling_seconds, fanout_ratio, and the settings used.
+
+`--group` measures a post into a group instead (`--group both`: the person mode, then this,
+in one run, on one PostgreSQL). A local group, created by `runtime.actors.create_group` with
+alice as its owner, has S remote members (accepted `follows` rows of the group, one per host
+as above) and alice, also an accepted member. Alice publishes a Note `to: [Public], cc:
+[group], audience: group`; its fan-out hands the Create to the group locally (an
+`inbox_activities` row and an `inbox.process` job), whose Create handler relays it: the group
+stores an Announce(Create) and, the post being public and top-level, a bare Announce of the
+Note (for Mastodon), each with its own fan-out. So every host gets TWO deliveries, both
+signed by the group; the receiver verifies them with the group's public key from the
+`actors` table. The ceiling signs (with the group's key) and POSTs the two bodies the group
+sent, first the Announce(Create) to every host, then the bare Announce to every host.
+
+    group_fanout_100_seconds 0.57 ceiling 0.14 ratio 0.25        # Announce(Create) at every host
+    group_fanout_deliveries_per_s 174 ceiling 703 ratio 0.25     # S / that time
+    group_fanout_both_100_seconds 0.60 ceiling 0.25 ratio 0.42   # both Announces at every host
+    group_fanout_both_deliveries_per_s 332 ceiling 789 ratio 0.42  # 2S / that time
+    group_fanout_first_delivery_seconds 0.18   # publish to the first Announce(Create) anywhere
+    group_fanout_cpu_ms_per_delivery server 2.82 postgres 1.35 ceiling server 1.32 postgres 0.00
+    group_fanout_cold_seconds 1.09
+
+Group JSON keys are the same names prefixed `group_` (group_fanout_seconds, group_hosts, ...),
+plus group_fanout_both_* and group_fanout_first_delivery_seconds; CPU is per delivery of 2S.
 """
 
 from __future__ import annotations
@@ -69,6 +93,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from federatie.activitypub.iris import AS_PUBLIC
 from federatie.activitypub.signatures import (
     SigningKey,
     VerificationKey,
@@ -94,16 +119,29 @@ def _harness() -> Any:
 # --------------------------------------------------------------------------- the receiver
 
 
+def _kind(body: bytes) -> str:
+    """The kind of a delivery: `bare` for an Announce of an object by its id (a group's copy
+    for Mastodon), else `main` (a Create to followers, or a group's Announce of a Create)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "main"
+    if document.get("type") == "Announce" and isinstance(document.get("object"), str):
+        return "bare"
+    return "main"
+
+
 def _receive(conn: Connection, hosts: int, key_id: str, owner: str, public_pem: str) -> None:
     """Child process: S loopback ports, one aiohttp app; verifies and counts deliveries."""
     key = VerificationKey.from_pem(key_id, owner, public_pem)
 
     async def main() -> None:
-        state: dict[str, Any] = {"target": 0, "done": None}
-        seen: set[str] = set()
+        state: dict[str, Any] = {"target": 0, "done": None, "kinds": frozenset({"main"})}
+        seen: dict[str, set[str]] = {}  # host -> kinds of delivery it had
+        complete: set[str] = set()  # hosts that had every expected kind
         counts = {"posts": 0, "verified": 0, "refused": 0}
         samples: list[str] = []
-        times: dict[str, float] = {"first": 0.0, "last": 0.0}
+        times: dict[str, float] = {"first": 0.0, "last": 0.0, "first_main": 0.0, "last_main": 0.0}
         delay = 0.0
 
         async def inbox(request: web.Request) -> web.Response:
@@ -127,9 +165,16 @@ def _receive(conn: Connection, hosts: int, key_id: str, owner: str, public_pem: 
             counts["verified"] += 1
             times["first"] = times["first"] or now
             times["last"] = now
-            seen.add(request.host)
+            kind = _kind(body)
+            if kind == "main":
+                times["first_main"] = times["first_main"] or now
+                times["last_main"] = now
+            kinds = seen.setdefault(request.host, set())
+            kinds.add(kind)
+            if kinds >= state["kinds"]:
+                complete.add(request.host)
             done = state["done"]
-            if done is not None and len(seen) >= state["target"] and not done.is_set():
+            if done is not None and len(complete) >= state["target"] and not done.is_set():
                 done.set()
             return web.Response(status=202)
 
@@ -150,19 +195,20 @@ def _receive(conn: Connection, hosts: int, key_id: str, owner: str, public_pem: 
                 command = await asyncio.to_thread(conn.recv)
                 if command[0] != "expect":
                     break
-                _, target, time_limit, delay = command
+                _, target, time_limit, delay, kinds = command
                 seen.clear()
+                complete.clear()
                 counts.update(posts=0, verified=0, refused=0)
                 samples.clear()
-                times.update(first=0.0, last=0.0)
-                state.update(target=target, done=asyncio.Event())
+                times.update(first=0.0, last=0.0, first_main=0.0, last_main=0.0)
+                state.update(target=target, done=asyncio.Event(), kinds=frozenset(kinds))
                 cpu0 = time.process_time()
                 conn.send("ready")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state["done"].wait(), time_limit)
                 conn.send(
                     {
-                        "hosts": len(seen),
+                        "hosts": len(complete),
                         **counts,
                         "samples": list(samples),
                         **times,
@@ -192,9 +238,12 @@ class Receiver:
         self.ports = await asyncio.to_thread(self._conn.recv)
         return self.ports
 
-    async def expect(self, hosts: int, time_limit: float, delay_s: float) -> None:
-        """Reset the counters for a round; returns once the receiver is ready."""
-        self._conn.send(("expect", hosts, time_limit, delay_s))
+    async def expect(
+        self, hosts: int, time_limit: float, delay_s: float, kinds: tuple[str, ...] = ("main",)
+    ) -> None:
+        """Reset the counters for a round; returns once the receiver is ready. A host counts
+        once it has had a verified delivery of each of `kinds` (see `_kind`)."""
+        self._conn.send(("expect", hosts, time_limit, delay_s, kinds))
         assert await asyncio.to_thread(self._conn.recv) == "ready"
 
     async def result(self) -> dict[str, Any]:
@@ -298,7 +347,8 @@ class Profiles:
 
 
 async def add_followers(conn: Any, person: Any, ports: list[int]) -> list[str]:
-    """One remote follower per port, inserted directly; their shared inbox URLs."""
+    """One remote follower of `person` (or group) per port, inserted directly; their shared
+    inbox URLs."""
     uris = [f"http://127.0.0.1:{port}/users/f{i}" for i, port in enumerate(ports)]
     shared = [f"http://127.0.0.1:{port}/inbox" for port in ports]
     async with conn.transaction():
@@ -345,16 +395,19 @@ async def wait_quiet(conn: Any, time_limit: float) -> None:
 
 
 async def post_all(
-    session: aiohttp.ClientSession, urls: list[str], body: bytes, key: SigningKey, concurrency: int
+    session: aiohttp.ClientSession,
+    items: list[tuple[str, bytes]],
+    key: SigningKey,
+    concurrency: int,
 ) -> int:
-    """The ceiling: sign and POST `body` to every URL at `concurrency`; responses not 202."""
-    queue = list(reversed(urls))
+    """The ceiling: sign and POST each (url, body) in order at `concurrency`; responses not 202."""
+    queue = list(reversed(items))
     failures = 0
 
     async def worker() -> None:
         nonlocal failures
         while queue:
-            url = queue.pop()
+            url, body = queue.pop()
             headers = {"Content-Type": AP_JSON}
             headers.update(sign_cavage("POST", url, headers, body, key))
             try:
@@ -371,26 +424,47 @@ async def post_all(
 # --------------------------------------------------------------------------- the run
 
 
-async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace, cluster: Any, directory: Path, group: bool = False
+) -> dict[str, Any]:
+    """One mode: a person's post to S followers, or (`group`) a member's post into a group
+    with S members, which the group Announces twice (see `--group`)."""
     harness = _harness()
     overrides = {
         "FEDERATIE_ENV": "development",
         "FEDERATIE_INPROCESS_WORKER": "false",
         "FEDERATIE_DB_POOL_SIZE": str(args.pool_size),
     }
-    instance = await harness.start_instance(cluster, directory, "bench", **overrides)
+    name = "bench_group" if group else "bench"
+    instance = await harness.start_instance(cluster, directory, name, **overrides)
     rt = instance.runtime
     # The bench's own queries use a connection of their own, never the instance's pool.
     admin = await asyncpg.connect(instance.config.database_url.reveal())
     person = await rt.actors.create_person("alice", secrets.token_urlsafe(24))
+    sender = person
+    if group:
+        # The group signs what the S members get; alice (the owner) is a member too: an
+        # accepted Follow of the group, as the group checks before relaying.
+        sender = await rt.actors.create_group("bench", owner=person.username)
+        await admin.execute(
+            """INSERT INTO follows (follower_id, followed_id, state, activity_uri)
+               VALUES ($1, $2, 'accepted', $3)""",
+            person.id,
+            sender.id,
+            f"{person.uri}#follow-group",
+        )
+    # The receiver verifies with the sender's public key as the actors table has it.
+    sender_pem = await admin.fetchval("SELECT public_key_pem FROM actors WHERE id = $1", sender.id)
     # The signing key is not loaded here: the first publish loads it, as in production.
-    receiver = Receiver(
-        args.hosts, rt.iris.rsa_key_id(person.uri), person.uri, person.public_key_pem
-    )
+    receiver = Receiver(args.hosts, rt.iris.rsa_key_id(sender.uri), sender.uri, sender_pem)
     cpu = CpuMeter(directory / "pg")
     profiles = Profiles(args.profile)
     delay = args.remote_delay_ms / 1000
     hosts = args.hosts
+    # What every host must get: the Create, or the group's Announce(Create) and its bare
+    # Announce of the Note (Mastodon compatibility).
+    kinds = ("main", "bare") if group else ("main",)
+    p = "group_fanout" if group else "fanout"
     figures: dict[str, Any] = {
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "hosts": hosts,
@@ -400,50 +474,81 @@ async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[s
         "remote_delay_ms": args.remote_delay_ms,
         "max_connections": int(await admin.fetchval("SHOW max_connections")),
     }
-    seconds: dict[str, list[float]] = {"ours": [], "ceiling": []}
+    seconds: dict[str, list[float]] = {
+        "ours": [],
+        "ceiling": [],
+        "ours_all": [],
+        "ceiling_all": [],
+        "ours_first": [],
+    }
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
     try:
-        inboxes = await add_followers(admin, person, await receiver.started())
+        inboxes = await add_followers(admin, sender, await receiver.started())
         worker = rt.worker(concurrency=args.concurrency)
         worker_task = asyncio.create_task(worker.run(stop))
         followers = rt.iris.followers(person.uri)
 
-        async def publish(n: int) -> tuple[dict[str, Any], float]:
-            await receiver.expect(hosts, args.time_limit, delay)
+        async def publish(n: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
+            await receiver.expect(hosts, args.time_limit, delay, kinds)
             started = time.monotonic()
-            note = {"type": "Note", "content": f"<p>Bericht {n} aan de volgers</p>"}
-            stored = await rt.publisher.publish(person, {**note, "to": [followers]})
+            if group:
+                note = {"type": "Note", "content": f"<p>Bericht {n} in de groep</p>"}
+                addressing = {"to": [AS_PUBLIC], "cc": [sender.uri], "audience": sender.uri}
+            else:
+                note = {"type": "Note", "content": f"<p>Bericht {n} aan de volgers</p>"}
+                addressing = {"to": [followers]}
+            stored = await rt.publisher.publish(person, {**note, **addressing})
             got = await receiver.result()
             if got["hosts"] < hosts or got["refused"]:
                 raise RuntimeError(
                     f"round {n}: {got['hosts']}/{hosts} hosts; {got}; {await pending(admin)}"
                 )
             await wait_quiet(admin, args.time_limit)
-            return stored.document, got["last"] - started
+            documents = [stored.document]
+            if group:  # what the group sent: its Announce(Create), then the bare Announce
+                rows = await admin.fetch(
+                    """SELECT document::text FROM activities
+                       WHERE actor_id = $1 AND type = 'Announce' ORDER BY id DESC LIMIT 2""",
+                    sender.id,
+                )
+                documents = [orjson.loads(row[0]) for row in reversed(rows)]
+            return documents, {
+                "main": got["last_main"] - started,
+                "all": got["last"] - started,
+                "first": got["first_main"] - started,
+            }
 
-        document, figures["fanout_cold_seconds"] = await publish(0)
-        key = await rt.keys.signing_key(person.id)  # the ceiling signs with the same key
-        body = orjson.dumps(wire_document(document))
-        figures["body_bytes"] = len(body)
+        documents, cold = await publish(0)
+        figures[f"{p}_cold_seconds"] = cold["all"]
+        key = await rt.keys.signing_key(sender.id)  # the ceiling signs with the same key
+        bodies = [orjson.dumps(wire_document(document)) for document in documents]
+        if group and [_kind(body) for body in bodies] != ["main", "bare"]:
+            raise RuntimeError(f"the group sent {[d.get('type') for d in documents]}")
+        figures["body_bytes"] = [len(body) for body in bodies] if group else len(bodies[0])
+        # Every host's first body, then every host's second (the group's bare Announce).
+        items = [(inbox, body) for body in bodies for inbox in inboxes]
         connector = aiohttp.TCPConnector(limit=256, limit_per_host=8)
         async with aiohttp.ClientSession(connector=connector) as session:
             # Warm the ceiling's connections as the first publish warmed ours.
-            await receiver.expect(hosts, args.time_limit, delay)
-            await post_all(session, inboxes, body, key, args.concurrency)
+            await receiver.expect(hosts, args.time_limit, delay, kinds)
+            await post_all(session, items, key, args.concurrency)
             await receiver.result()
             for n in range(1, args.rounds + 1):
-                await receiver.expect(hosts, args.time_limit, delay)
-                with profiles.phase("fanout-ceiling"), cpu.phase("ceiling"):
+                await receiver.expect(hosts, args.time_limit, delay, kinds)
+                with profiles.phase(f"{p.replace('_', '-')}-ceiling"), cpu.phase("ceiling"):
                     started = time.monotonic()
-                    failures = await post_all(session, inboxes, body, key, args.concurrency)
+                    failures = await post_all(session, items, key, args.concurrency)
                     got = await receiver.result()
                 if failures or got["hosts"] < hosts:
                     raise RuntimeError(f"ceiling round {n}: {failures} failures; {got}")
-                seconds["ceiling"].append(got["last"] - started)
-                with profiles.phase("fanout-ours"), cpu.phase("ours"):
+                seconds["ceiling"].append(got["last_main"] - started)
+                seconds["ceiling_all"].append(got["last"] - started)
+                with profiles.phase(f"{p.replace('_', '-')}-ours"), cpu.phase("ours"):
                     _, elapsed = await publish(n)
-                seconds["ours"].append(elapsed)
+                seconds["ours"].append(elapsed["main"])
+                seconds["ours_all"].append(elapsed["all"])
+                seconds["ours_first"].append(elapsed["first"])
     finally:
         stop.set()
         if worker_task is not None:
@@ -455,27 +560,48 @@ async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[s
 
     ours = statistics.median(seconds["ours"])
     ceiling = statistics.median(seconds["ceiling"])
-    deliveries = hosts * args.rounds
+    deliveries = hosts * len(kinds) * args.rounds
     ours_server, ours_pg = cpu.per_item_ms("ours", deliveries)
     ceiling_server, ceiling_pg = cpu.per_item_ms("ceiling", deliveries)
     figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     figures.update(
         {
-            "fanout_seconds": ours,
-            f"fanout_{hosts}_seconds": ours,
-            "fanout_ceiling_seconds": ceiling,
-            "fanout_seconds_rounds": seconds["ours"],
-            "fanout_ceiling_seconds_rounds": seconds["ceiling"],
-            "fanout_deliveries_per_s": hosts / ours,
-            "fanout_ceiling_per_s": hosts / ceiling,
-            "fanout_ratio": ceiling / ours,
+            f"{p}_seconds": ours,
+            f"{p}_{hosts}_seconds": ours,
+            f"{p}_ceiling_seconds": ceiling,
+            f"{p}_seconds_rounds": seconds["ours"],
+            f"{p}_ceiling_seconds_rounds": seconds["ceiling"],
+            f"{p}_deliveries_per_s": hosts / ours,
+            f"{p}_ceiling_per_s": hosts / ceiling,
+            f"{p}_ratio": ceiling / ours,
             # CPU per delivery: the sending process and the PostgreSQL cluster.
-            "fanout_server_cpu_ms": ours_server,
-            "fanout_postgres_cpu_ms": ours_pg,
-            "fanout_ceiling_server_cpu_ms": ceiling_server,
-            "fanout_ceiling_postgres_cpu_ms": ceiling_pg,
+            f"{p}_server_cpu_ms": ours_server,
+            f"{p}_postgres_cpu_ms": ours_pg,
+            f"{p}_ceiling_server_cpu_ms": ceiling_server,
+            f"{p}_ceiling_postgres_cpu_ms": ceiling_pg,
         }
     )
+    if group:
+        ours_all = statistics.median(seconds["ours_all"])
+        ceiling_all = statistics.median(seconds["ceiling_all"])
+        figures.update(
+            {
+                # Both Announces at every host: 2S deliveries.
+                "group_fanout_both_seconds": ours_all,
+                f"group_fanout_both_{hosts}_seconds": ours_all,
+                "group_fanout_both_ceiling_seconds": ceiling_all,
+                "group_fanout_both_seconds_rounds": seconds["ours_all"],
+                "group_fanout_both_ceiling_seconds_rounds": seconds["ceiling_all"],
+                "group_fanout_both_deliveries_per_s": 2 * hosts / ours_all,
+                "group_fanout_both_ceiling_per_s": 2 * hosts / ceiling_all,
+                "group_fanout_both_ratio": ceiling_all / ours_all,
+                # Publish to the first Announce(Create) anywhere: the local hand-over to the
+                # group, its inbox processing and relay, the group's fan-out job.
+                "group_fanout_first_delivery_seconds": statistics.median(seconds["ours_first"]),
+                "group_fanout_first_delivery_seconds_rounds": seconds["ours_first"],
+            }
+        )
+        figures = {k if k.startswith("group_") else f"group_{k}": v for k, v in figures.items()}
     return figures
 
 
@@ -502,6 +628,36 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
+def print_figures(r: dict[str, Any], p: str, s: int) -> None:
+    print(
+        f"{p}_{s}_seconds {r[f'{p}_seconds']:.2f} "
+        f"ceiling {r[f'{p}_ceiling_seconds']:.2f} ratio {r[f'{p}_ratio']:.2f}"
+    )
+    print(
+        f"{p}_deliveries_per_s {r[f'{p}_deliveries_per_s']:.0f} "
+        f"ceiling {r[f'{p}_ceiling_per_s']:.0f} ratio {r[f'{p}_ratio']:.2f}"
+    )
+    if p == "group_fanout":
+        print(
+            f"group_fanout_both_{s}_seconds {r['group_fanout_both_seconds']:.2f} "
+            f"ceiling {r['group_fanout_both_ceiling_seconds']:.2f} "
+            f"ratio {r['group_fanout_both_ratio']:.2f}"
+        )
+        print(
+            f"group_fanout_both_deliveries_per_s {r['group_fanout_both_deliveries_per_s']:.0f} "
+            f"ceiling {r['group_fanout_both_ceiling_per_s']:.0f} "
+            f"ratio {r['group_fanout_both_ratio']:.2f}"
+        )
+        print(f"group_fanout_first_delivery_seconds {r['group_fanout_first_delivery_seconds']:.2f}")
+    print(
+        f"{p}_cpu_ms_per_delivery server {r[f'{p}_server_cpu_ms']:.2f} "
+        f"postgres {r[f'{p}_postgres_cpu_ms']:.2f} "
+        f"ceiling server {r[f'{p}_ceiling_server_cpu_ms']:.2f} "
+        f"postgres {r[f'{p}_ceiling_postgres_cpu_ms']:.2f}"
+    )
+    print(f"{p}_cold_seconds {r[f'{p}_cold_seconds']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="100 hosts, 2 rounds")
@@ -519,6 +675,14 @@ def main() -> None:
     parser.add_argument(
         "--time-limit", type=float, default=120.0, help="bound on any one round, in seconds"
     )
+    parser.add_argument(
+        "--group",
+        nargs="?",
+        const="only",
+        choices=["only", "both"],
+        help="a member's post into a group with S members instead (`both`: the person mode, "
+        "then the group mode, in one run)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="pyinstrument reports of the phases (slow)"
@@ -533,31 +697,26 @@ def main() -> None:
     _exit_on_sigterm()
     directory = Path(tempfile.mkdtemp(prefix="federatie-bench-fanout-"))
     cluster = None
+    modes = {None: [False], "only": [True], "both": [False, True]}[args.group]
+    r: dict[str, Any] = {}
     try:
         cluster = _harness().PostgresCluster(directory / "pg")
-        r = asyncio.run(run(args, cluster, directory))
+
+        async def all_modes() -> None:
+            for group in modes:
+                r.update(await run(args, cluster, directory, group))
+
+        asyncio.run(all_modes())
     finally:
         if cluster is not None:
             cluster.stop()
         stop_leftover_postgres(directory / "pg")
         shutil.rmtree(directory, ignore_errors=True)
 
-    s = r["hosts"]
-    print(
-        f"fanout_{s}_seconds {r['fanout_seconds']:.2f} "
-        f"ceiling {r['fanout_ceiling_seconds']:.2f} ratio {r['fanout_ratio']:.2f}"
-    )
-    print(
-        f"fanout_deliveries_per_s {r['fanout_deliveries_per_s']:.0f} "
-        f"ceiling {r['fanout_ceiling_per_s']:.0f} ratio {r['fanout_ratio']:.2f}"
-    )
-    print(
-        f"fanout_cpu_ms_per_delivery server {r['fanout_server_cpu_ms']:.2f} "
-        f"postgres {r['fanout_postgres_cpu_ms']:.2f} "
-        f"ceiling server {r['fanout_ceiling_server_cpu_ms']:.2f} "
-        f"postgres {r['fanout_ceiling_postgres_cpu_ms']:.2f}"
-    )
-    print(f"fanout_cold_seconds {r['fanout_cold_seconds']:.2f}")
+    if False in modes:
+        print_figures(r, "fanout", r["hosts"])
+    if True in modes:
+        print_figures(r, "group_fanout", r["group_hosts"])
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(r, fh, indent=2, sort_keys=True)

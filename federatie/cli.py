@@ -498,6 +498,10 @@ async def _serve_in_process(config: Config, hconfig: Any) -> int:
     return 0
 
 
+# "admin" itself is a reserved name (it would shadow routes and mislead people).
+QUICKSTART_ADMIN = "beheerder"
+
+
 def _quickstart_defaults(args: argparse.Namespace) -> None:
     """Development defaults so that one command gives a working instance on this machine."""
     os.environ.setdefault("FEDERATIE_ENV", "development")
@@ -516,21 +520,23 @@ def cmd_quickstart(config: Config, args: argparse.Namespace) -> int:
             service = _actor_service(config, pool)
             password: str | None = None
             try:
-                await service.get("admin")
+                await service.get(QUICKSTART_ADMIN)
             except NotFound:
                 password = secrets.token_urlsafe(12)
-                await service.create_person("admin", password, admin=True, display_name="Beheerder")
+                await service.create_person(
+                    QUICKSTART_ADMIN, password, admin=True, display_name="Beheerder"
+                )
             try:
                 await service.get("demo")
             except NotFound:
                 await service.create_group(
                     "demo",
-                    owner="admin",
+                    owner=QUICKSTART_ADMIN,
                     title="Demo-samenwerkruimte",
                     description="Een open groep om Federatie uit te proberen.",
                     themes=["demo"],
                 )
-            return "admin", password
+            return QUICKSTART_ADMIN, password
 
     username, password = asyncio.run(prepare())
     _print_config(database, args)
