@@ -71,15 +71,13 @@ from federatie.activitypub.collections import (
 )
 from federatie.activitypub.html import sanitize_html
 from federatie.domain.actors import ActorType, LocalActor
-from federatie.errors import BadRequest, Gone, NotFound, UnsupportedMediaType
-from federatie.federation.delivery import addressees
+from federatie.errors import BadRequest, Gone, UnsupportedMediaType
 from federatie.runtime import current_runtime
 from federatie.services.blogs import BlogService
-from federatie.storage import activities as activities_sql
 from federatie.storage import blogs as blogs_sql
 from federatie.storage.blogs import BlogPost, Comment
 from federatie.web.auth import authorized_fetch, bearer_person, require_owner
-from federatie.web.federation import readable
+from federatie.web.federation import readable_local_object
 from federatie.web.responses import activity_response, json_response, wants_activitypub
 
 blueprint = Blueprint("blogs", __name__)
@@ -240,11 +238,7 @@ async def replies(key: str) -> Response:
     runtime = current_runtime()
     signer = await authorized_fetch()
     async with runtime.pool.acquire() as conn:
-        parent = await activities_sql.select_object(conn, runtime.iris.object(key))
-        if parent is None or not parent.local:
-            raise NotFound("no such object")
-        if not await readable(conn, parent.public, addressees(parent.document), signer):
-            raise NotFound("no such object")
+        parent = await readable_local_object(conn, key, signer)
         if parent.deleted_at is not None:
             raise Gone("this object was deleted")
         uri = f"{parent.uri}/replies"

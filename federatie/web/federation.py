@@ -144,16 +144,23 @@ async def readable(
     )
 
 
+async def readable_local_object(
+    conn: Connection, key: str, signer: Signer | None
+) -> sql.StoredObject:
+    """A local object this signer may read; NotFound (never a hint) otherwise."""
+    stored = await sql.select_object(conn, current_runtime().iris.object(key))
+    if stored is None or not stored.local:
+        raise NotFound("no such object")
+    if not await readable(conn, stored.public, addressees(stored.document), signer):
+        raise NotFound("no such object")
+    return stored
+
+
 @blueprint.get("/objects/<key>")
 async def read_object(key: str) -> Response:
-    runtime = current_runtime()
     signer = await authorized_fetch()
-    async with runtime.pool.acquire() as conn:
-        stored = await sql.select_object(conn, runtime.iris.object(key))
-        if stored is None or not stored.local:
-            raise NotFound("no such object")
-        if not await readable(conn, stored.public, addressees(stored.document), signer):
-            raise NotFound("no such object")
+    async with current_runtime().pool.acquire() as conn:
+        stored = await readable_local_object(conn, key, signer)
     if stored.deleted_at is not None:
         return activity_response(stored.document, 410)
     return activity_response(stored.document)
