@@ -71,25 +71,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
 import secrets
 import shutil
-import signal
 import socket
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import common
 import orjson
 from aiohttp import web
 
@@ -104,16 +101,7 @@ from federatie.activitypub.signatures import (
 from federatie.errors import SignatureError
 from federatie.federation.delivery import wire_document
 
-ROOT = Path(__file__).resolve().parents[1]
 AP_JSON = "application/activity+json"
-
-
-def _harness() -> Any:
-    """tests/harness.py, the way the tests start real instances."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import harness
-
-    return harness
 
 
 # --------------------------------------------------------------------------- the receiver
@@ -255,92 +243,7 @@ class Receiver:
         with contextlib.suppress(Exception):
             self._conn.send(("quit",))
             await asyncio.wait_for(asyncio.to_thread(self._conn.recv), 10)
-        self._process.join(5)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
-
-
-# --------------------------------------------------------------------------- measuring
-
-
-def postgres_cpu_seconds(pgdata: Path) -> float:
-    """CPU time (user + system) of one PostgreSQL cluster: its postmaster and its children."""
-    try:
-        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU seconds spent by this process and by the PostgreSQL cluster, phase by phase."""
-
-    def __init__(self, pgdata: Path) -> None:
-        self._pgdata = pgdata
-        self.totals: dict[str, list[float]] = {}
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        own, pg = time.process_time(), postgres_cpu_seconds(self._pgdata)
-        try:
-            yield
-        finally:
-            total = self.totals.setdefault(name, [0.0, 0.0])
-            total[0] += time.process_time() - own
-            total[1] += postgres_cpu_seconds(self._pgdata) - pg
-
-    def per_item_ms(self, name: str, items: int) -> tuple[float, float]:
-        own, pg = self.totals.get(name, [0.0, 0.0])
-        return 1000 * own / max(items, 1), 1000 * pg / max(items, 1)
-
-
-class Profiles:
-    """With `--profile DIR`: pyinstrument (if installed) over chosen phases, one report each.
-
-    The sampler costs time in this process, so figures from a profiled run are not figures.
-    """
-
-    def __init__(self, directory: Path | None) -> None:
-        self._directory = directory
-        self._profilers: dict[str, Any] = {}
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        if self._directory is None:
-            yield
-            return
-        from pyinstrument import Profiler
-
-        profiler = self._profilers.setdefault(name, Profiler(interval=0.001, async_mode="disabled"))
-        profiler.start()
-        try:
-            yield
-        finally:
-            profiler.stop()
-
-    def write(self) -> None:
-        if self._directory is None:
-            return
-        self._directory.mkdir(parents=True, exist_ok=True)
-        for name, profiler in self._profilers.items():
-            (self._directory / f"{name}.txt").write_text(
-                profiler.output_text(unicode=False, color=False)
-            )
-            (self._directory / f"{name}-flat.txt").write_text(
-                profiler.output_text(unicode=False, color=False, flat=True)
-            )
+        common.join_or_terminate(self._process)
 
 
 # --------------------------------------------------------------------------- set-up
@@ -429,7 +332,7 @@ async def run(
 ) -> dict[str, Any]:
     """One mode: a person's post to S followers, or (`group`) a member's post into a group
     with S members, which the group Announces twice (see `--group`)."""
-    harness = _harness()
+    harness = common.load_harness()
     overrides = {
         "FEDERATIE_ENV": "development",
         "FEDERATIE_INPROCESS_WORKER": "false",
@@ -457,8 +360,8 @@ async def run(
     sender_pem = await admin.fetchval("SELECT public_key_pem FROM actors WHERE id = $1", sender.id)
     # The signing key is not loaded here: the first publish loads it, as in production.
     receiver = Receiver(args.hosts, rt.iris.rsa_key_id(sender.uri), sender.uri, sender_pem)
-    cpu = CpuMeter(directory / "pg")
-    profiles = Profiles(args.profile)
+    cpu = common.CpuMeter(directory / "pg")
+    profiles = common.Profiles(args.profile)
     delay = args.remote_delay_ms / 1000
     hosts = args.hosts
     # What every host must get: the Create, or the group's Announce(Create) and its bare
@@ -605,29 +508,6 @@ async def run(
     return figures
 
 
-def stop_leftover_postgres(pgdata: Path, grace: float = 15.0) -> None:
-    """Stop the cluster by its postmaster's pid if it still runs after `PostgresCluster.stop`.
-
-    pgserver only stops a server when its own list of handle holders says this is the last
-    one, and after a failed run that list can disagree; a bench must not leave it running.
-    """
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        if str(pgdata) not in Path(f"/proc/{pid}/cmdline").read_text():
-            return  # not our postmaster (or gone, and the pid reused)
-        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
-    except (OSError, ValueError, IndexError):
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-        time.sleep(0.1)
-
-
-def _exit_on_sigterm() -> None:
-    """`timeout` and friends send SIGTERM: exit through the `finally` blocks, not around them."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-
 def print_figures(r: dict[str, Any], p: str, s: int) -> None:
     print(
         f"{p}_{s}_seconds {r[f'{p}_seconds']:.2f} "
@@ -694,13 +574,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("hypercorn").setLevel(logging.ERROR)
 
-    _exit_on_sigterm()
+    common.exit_on_sigterm()
     directory = Path(tempfile.mkdtemp(prefix="federatie-bench-fanout-"))
     cluster = None
     modes = {None: [False], "only": [True], "both": [False, True]}[args.group]
     r: dict[str, Any] = {}
     try:
-        cluster = _harness().PostgresCluster(directory / "pg")
+        cluster = common.load_harness().PostgresCluster(directory / "pg")
 
         async def all_modes() -> None:
             for group in modes:
@@ -710,19 +590,15 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
-        stop_leftover_postgres(directory / "pg")
+        common.stop_leftover_postgres(directory / "pg")
         shutil.rmtree(directory, ignore_errors=True)
 
     if False in modes:
         print_figures(r, "fanout", r["hosts"])
     if True in modes:
         print_figures(r, "group_fanout", r["group_hosts"])
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(r, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-    if os.environ.get("BENCH_VERBOSE"):
-        print(json.dumps(r, indent=2, sort_keys=True))
+    common.write_json(args.json, r, sort_keys=True)
+    common.print_if_verbose(r)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from common import write_json
 
 from federatie.federation.http import HttpClientSettings, SafeHttpClient
 
@@ -159,10 +159,7 @@ def main() -> None:
         f"http_client_cpu_ms_per_request {r['http_client_cpu_ms_per_request']:.3f} "
         f"ceiling {r['ceiling_cpu_ms_per_request']:.3f} ratio {r['cpu_ratio']:.2f}"
     )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(r, fh, indent=2)
-            fh.write("\n")
+    write_json(args.json, r)
 
 
 if __name__ == "__main__":

@@ -47,23 +47,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
 import shutil
-import signal
 import socket
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import common
 import orjson
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes
@@ -71,20 +69,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from federatie.activitypub.signatures import SigningKey, generate_rsa_pem, sign_cavage
 
-ROOT = Path(__file__).resolve().parents[1]
 AS = "https://www.w3.org/ns/activitystreams"
 PUBLIC = AS + "#Public"
 AP_JSON = "application/activity+json"
 # A request as the client sends it: path, headers, body.
 Request = tuple[str, dict[str, str], bytes]
-
-
-def _harness() -> Any:
-    """tests/harness.py, the way the tests start real instances."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import harness
-
-    return harness
 
 
 # --------------------------------------------------------------------------- the client
@@ -185,10 +174,7 @@ class Client:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._ask("quit"), 5)
-        self._process.join(5)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
+        common.join_or_terminate(self._process)
 
 
 # --------------------------------------------------------------------------- the remote side
@@ -394,85 +380,6 @@ class VerifyCeiling:
 # --------------------------------------------------------------------------- the run
 
 
-class Profiles:
-    """With `--profile DIR`: pyinstrument (if installed) over chosen phases, one report each.
-
-    The sampler costs time in this process, so figures from a profiled run are not figures.
-    """
-
-    def __init__(self, directory: Path | None) -> None:
-        self._directory = directory
-        self._profilers: dict[str, Any] = {}
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        if self._directory is None:
-            yield
-            return
-        from pyinstrument import Profiler
-
-        profiler = self._profilers.setdefault(name, Profiler(interval=0.001, async_mode="disabled"))
-        profiler.start()
-        try:
-            yield
-        finally:
-            profiler.stop()
-
-    def write(self) -> None:
-        if self._directory is None:
-            return
-        self._directory.mkdir(parents=True, exist_ok=True)
-        for name, profiler in self._profilers.items():
-            (self._directory / f"{name}.txt").write_text(
-                profiler.output_text(unicode=False, color=False)
-            )
-            (self._directory / f"{name}-flat.txt").write_text(
-                profiler.output_text(unicode=False, color=False, flat=True)
-            )
-
-
-def postgres_cpu_seconds(pgdata: Path) -> float:
-    """CPU time (user + system) of one PostgreSQL cluster: its postmaster and its children."""
-    try:
-        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU seconds spent by this process and by the PostgreSQL cluster, phase by phase."""
-
-    def __init__(self, pgdata: Path) -> None:
-        self._pgdata = pgdata
-        self.totals: dict[str, list[float]] = {}
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        own, pg = time.process_time(), postgres_cpu_seconds(self._pgdata)
-        try:
-            yield
-        finally:
-            total = self.totals.setdefault(name, [0.0, 0.0])
-            total[0] += time.process_time() - own
-            total[1] += postgres_cpu_seconds(self._pgdata) - pg
-
-    def per_item_ms(self, name: str, items: int) -> tuple[float, float]:
-        own, pg = self.totals.get(name, [0.0, 0.0])
-        return 1000 * own / max(items, 1), 1000 * pg / max(items, 1)
-
-
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -505,7 +412,7 @@ async def _drain(rt: Any, concurrency: int | None, time_limit: float) -> tuple[i
 
 
 async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[str, Any]:
-    harness = _harness()
+    harness = common.load_harness()
     setup_started = time.perf_counter()
     remote = Remote(args.actors, args.key_pairs)
     verify = VerifyCeiling()
@@ -514,8 +421,8 @@ async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[s
         overrides["FEDERATIE_DB_POOL_SIZE"] = str(args.pool_size)
     instance = await harness.start_instance(cluster, directory, "bench", **overrides)
     client = Client()
-    profiles = Profiles(args.profile)
-    cpu = CpuMeter(directory / "pg")
+    profiles = common.Profiles(args.profile)
+    cpu = common.CpuMeter(directory / "pg")
     figures: dict[str, Any] = {
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "actors": args.actors,
@@ -629,29 +536,6 @@ async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[s
     return figures
 
 
-def stop_leftover_postgres(pgdata: Path, grace: float = 15.0) -> None:
-    """Stop the cluster by its postmaster's pid if it still runs after `PostgresCluster.stop`.
-
-    pgserver only stops a server when its own list of handle holders says this is the last
-    one, and after a failed run that list can disagree; a bench must not leave it running.
-    """
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        if str(pgdata) not in Path(f"/proc/{pid}/cmdline").read_text():
-            return  # not our postmaster (or gone, and the pid reused)
-        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
-    except (OSError, ValueError, IndexError):
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-        time.sleep(0.1)
-
-
-def _exit_on_sigterm() -> None:
-    """`timeout` and friends send SIGTERM: exit through the `finally` blocks, not around them."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="200 actors, 800 requests")
@@ -679,16 +563,16 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("hypercorn").setLevel(logging.ERROR)
 
-    _exit_on_sigterm()
+    common.exit_on_sigterm()
     directory = Path(tempfile.mkdtemp(prefix="federatie-bench-inbox-"))
     cluster = None
     try:
-        cluster = _harness().PostgresCluster(directory / "pg")
+        cluster = common.load_harness().PostgresCluster(directory / "pg")
         r = asyncio.run(run(args, cluster, directory))
     finally:
         if cluster is not None:
             cluster.stop()
-        stop_leftover_postgres(directory / "pg")
+        common.stop_leftover_postgres(directory / "pg")
         shutil.rmtree(directory, ignore_errors=True)
 
     print(
@@ -714,12 +598,8 @@ def main() -> None:
         f"postgres {r['process_postgres_cpu_ms']:.2f}"
     )
     print(f"inbox_cold_accepted_per_s {r['inbox_cold_accepted_per_s']:.0f}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(r, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-    if os.environ.get("BENCH_VERBOSE"):
-        print(json.dumps(r, indent=2, sort_keys=True))
+    common.write_json(args.json, r, sort_keys=True)
+    common.print_if_verbose(r)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import shutil
 import tempfile
@@ -32,6 +31,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from common import write_json
 
 from federatie.jobs import Job, JobQueue, Worker
 from federatie.storage.embedded import start_embedded_postgres
@@ -199,10 +199,7 @@ def main() -> None:
             f"jobs_run_per_s_{name} {r[f'jobs_run_per_s_{name}']:.0f} "
             f"ceiling {r[f'ceiling_run_per_s_{name}']:.0f} ratio {r[f'run_ratio_{name}']:.2f}"
         )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(r, fh, indent=2)
-            fh.write("\n")
+    write_json(args.json, r)
 
 
 if __name__ == "__main__":
