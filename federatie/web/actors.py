@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, render_template, request
+from quart import Blueprint, Response, render_template
 
 from federatie.activitypub.actors import actor_document
 from federatie.activitypub.collections import (
     ordered_collection,
-    ordered_collection_page,
-    parse_page_request,
 )
 from federatie.domain.actors import ActorType, GroupKind, LocalActor
 from federatie.errors import NotFound
@@ -16,6 +14,7 @@ from federatie.runtime import current_runtime
 from federatie.storage import follows as follows_sql
 from federatie.storage.follows import Direction
 from federatie.web.auth import authorized_fetch
+from federatie.web.collections import paged_collection
 from federatie.web.federation import readable
 from federatie.web.responses import activity_response, wants_activitypub
 
@@ -55,15 +54,13 @@ async def follow_collection(segment: str, name: str, direction: Direction) -> Re
         async with runtime.pool.acquire() as conn:
             if not await readable(conn, False, [runtime.iris.followers(subject.uri)], signer):
                 raise NotFound("no such collection")
-    page = parse_page_request(request.args)
-    async with runtime.pool.acquire() as conn:
-        total = await follows_sql.count_follows(conn, subject.id, direction)
-        if page is None:
-            return activity_response(ordered_collection(uri, total))
-        items = await follows_sql.select_follow_page(
+    return await paged_collection(
+        uri,
+        lambda conn: follows_sql.count_follows(conn, subject.id, direction),
+        lambda conn, page: follows_sql.select_follow_page(
             conn, subject.id, direction, max_id=page.max_id, min_id=page.min_id, limit=page.limit
-        )
-    return activity_response(ordered_collection_page(uri, total, page, items))
+        ),
+    )
 
 
 @blueprint.get("/groups/<name>/moderators")

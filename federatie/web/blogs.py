@@ -65,9 +65,6 @@ from federatie.activitypub.articles import page_url, plain_text, render_content,
 from federatie.activitypub.collections import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    ordered_collection,
-    ordered_collection_page,
-    parse_page_request,
 )
 from federatie.activitypub.html import sanitize_html
 from federatie.domain.actors import ActorType, LocalActor
@@ -77,8 +74,9 @@ from federatie.services.blogs import BlogService
 from federatie.storage import blogs as blogs_sql
 from federatie.storage.blogs import BlogPost, Comment
 from federatie.web.auth import authorized_fetch, bearer_person, require_owner
+from federatie.web.collections import paged_collection
 from federatie.web.federation import readable_local_object
-from federatie.web.responses import activity_response, json_response, wants_activitypub
+from federatie.web.responses import json_response, wants_activitypub
 
 blueprint = Blueprint("blogs", __name__)
 
@@ -241,16 +239,14 @@ async def replies(key: str) -> Response:
         parent = await readable_local_object(conn, key, signer)
         if parent.deleted_at is not None:
             raise Gone("this object was deleted")
-        uri = f"{parent.uri}/replies"
-        who = (signer.actor, signer.host) if signer else (None, None)
-        page = parse_page_request(request.args)
-        total = await blogs_sql.count_replies(conn, parent.uri, *who)
-        if page is None:
-            return activity_response(ordered_collection(uri, total))
-        items = await blogs_sql.select_replies_page(
+    who = (signer.actor, signer.host) if signer else (None, None)
+    return await paged_collection(
+        f"{parent.uri}/replies",
+        lambda conn: blogs_sql.count_replies(conn, parent.uri, *who),
+        lambda conn, page: blogs_sql.select_replies_page(
             conn, parent.uri, *who, max_id=page.max_id, min_id=page.min_id, limit=page.limit
-        )
-    return activity_response(ordered_collection_page(uri, total, page, items))
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------- helpers

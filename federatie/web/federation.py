@@ -5,11 +5,6 @@ from __future__ import annotations
 import orjson
 from quart import Blueprint, Response, request
 
-from federatie.activitypub.collections import (
-    ordered_collection,
-    ordered_collection_page,
-    parse_page_request,
-)
 from federatie.domain.actors import ActorType, LocalActor
 from federatie.errors import BadRequest, Gone, NotFound, UnsupportedMediaType
 from federatie.federation.delivery import addressees
@@ -18,6 +13,7 @@ from federatie.runtime import current_runtime
 from federatie.storage import activities as sql
 from federatie.storage.pool import Connection
 from federatie.web.auth import authorized_fetch, raw_target, request_headers, require_owner
+from federatie.web.collections import paged_collection
 from federatie.web.responses import activity_response, json_response
 
 blueprint = Blueprint("federation", __name__)
@@ -63,16 +59,13 @@ async def read_inbox(name: str) -> Response:
     """The owner reads what they received, newest first (ActivityPub section 5.2)."""
     runtime = current_runtime()
     person = await require_owner(await _local("users", name))
-    uri = runtime.iris.inbox(person.uri)
-    page = parse_page_request(request.args)
-    async with runtime.pool.acquire() as conn:
-        total = await sql.count_inbox(conn, person.id)
-        if page is None:
-            return activity_response(ordered_collection(uri, total))
-        items = await sql.select_inbox_page(
+    return await paged_collection(
+        runtime.iris.inbox(person.uri),
+        lambda conn: sql.count_inbox(conn, person.id),
+        lambda conn, page: sql.select_inbox_page(
             conn, person.id, max_id=page.max_id, min_id=page.min_id, limit=page.limit
-        )
-    return activity_response(ordered_collection_page(uri, total, page, items))
+        ),
+    )
 
 
 @blueprint.get("/<any(users, groups):segment>/<name>/outbox")
@@ -80,16 +73,13 @@ async def read_outbox(segment: str, name: str) -> Response:
     runtime = current_runtime()
     actor = await _local(segment, name)
     await authorized_fetch()
-    uri = runtime.iris.outbox(actor.uri)
-    page = parse_page_request(request.args)
-    async with runtime.pool.acquire() as conn:
-        total = await sql.count_outbox(conn, actor.id)
-        if page is None:
-            return activity_response(ordered_collection(uri, total))
-        items = await sql.select_outbox_page(
+    return await paged_collection(
+        runtime.iris.outbox(actor.uri),
+        lambda conn: sql.count_outbox(conn, actor.id),
+        lambda conn, page: sql.select_outbox_page(
             conn, actor.id, max_id=page.max_id, min_id=page.min_id, limit=page.limit
-        )
-    return activity_response(ordered_collection_page(uri, total, page, items))
+        ),
+    )
 
 
 @blueprint.post("/users/<name>/outbox")

@@ -2,65 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import pytest
+from processes import embedded_env, free_port, http_get, stop, wait_until_serving
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _get(url: str, accept: str = "application/activity+json") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Accept": accept})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.status, response.read()
-
-
-def _wait(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"server exited: {process.stdout.read() if process.stdout else ''}"
-            )
-        try:
-            if _get(url)[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start")
-
-
-@pytest.fixture
-def embedded_env(tmp_path: Path) -> dict[str, str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDERATIE_")}
-    env.pop("DATABASE_URL", None)
-    env.update(
-        {
-            "FEDERATIE_DOMAIN": f"127.0.0.1:{port}",
-            "FEDERATIE_ENV": "development",
-            "FEDERATIE_DATA_DIR": str(tmp_path / "data"),
-            "PORT": str(port),
-        }
-    )
-    return env
-
-
-def _serve(env: dict[str, str]) -> subprocess.Popen[str]:
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "federatie", "serve", "--port", env["PORT"]],
+        [sys.executable, "-m", "federatie", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -68,15 +19,12 @@ def _serve(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    return output
-
-
-def test_serve_on_embedded_postgres_keeps_data(embedded_env: dict[str, str]) -> None:
-    base = f"http://{embedded_env['FEDERATIE_DOMAIN']}"
+def test_serve_on_embedded_postgres_keeps_data(tmp_path: Path) -> None:
+    port = free_port()
+    domain = f"127.0.0.1:{port}"
+    env = embedded_env(str(tmp_path / "data"))
+    env.update({"FEDERATIE_DOMAIN": domain, "FEDERATIE_ENV": "development"})
+    base = f"http://{domain}"
     created = subprocess.run(
         [
             sys.executable,
@@ -88,7 +36,7 @@ def test_serve_on_embedded_postgres_keeps_data(embedded_env: dict[str, str]) -> 
             "--password",
             "correct horse battery",
         ],
-        env=embedded_env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -96,17 +44,14 @@ def test_serve_on_embedded_postgres_keeps_data(embedded_env: dict[str, str]) -> 
     )
     assert created.returncode == 0, created.stderr
     for _ in range(2):  # start, stop, start again: alice is still there
-        process = _serve(embedded_env)
+        process = _serve(env, port)
         try:
-            _wait(f"{base}/healthz", process)
-            status, body = _get(
-                f"{base}/.well-known/webfinger?resource=acct:alice@"
-                f"{embedded_env['FEDERATIE_DOMAIN']}"
-            )
+            wait_until_serving(f"{base}/healthz", process)
+            status, body = http_get(f"{base}/.well-known/webfinger?resource=acct:alice@{domain}")
             assert status == 200 and b"/users/alice" in body
-            assert _get(f"{base}/readyz")[0] == 200
+            assert http_get(f"{base}/readyz")[0] == 200
         finally:
-            output = _stop(process)
+            output = stop(process)
         assert "FEDERATIE_DOMAIN" in output  # the effective configuration is printed
         assert "embedded PostgreSQL" in output
-    assert (Path(embedded_env["FEDERATIE_DATA_DIR"]) / "postgres" / "PG_VERSION").exists()
+    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()

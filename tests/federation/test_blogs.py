@@ -13,30 +13,14 @@ from html.parser import HTMLParser
 from typing import Any
 
 import aiohttp
-from harness import Instance, settle
+from harness import Instance, people, rows, settle, value
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-PASSWORD = "correct horse battery"
 AP = "application/activity+json"
 JSON = "application/json"
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-async def people(instance: Instance, *names: str) -> None:
-    for name in names:
-        await instance.runtime.actors.create_person(name, PASSWORD)
-
-
-async def rows(instance: Instance, query: str, *args: Any) -> list[Any]:
-    async with instance.runtime.pool.acquire() as conn:
-        return list(await conn.fetch(query, *args))
-
-
-async def value(instance: Instance, query: str, *args: Any) -> Any:
-    async with instance.runtime.pool.acquire() as conn:
-        return await conn.fetchval(query, *args)
 
 
 async def stored(instance: Instance, uri: str) -> Any:
