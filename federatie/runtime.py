@@ -42,6 +42,8 @@ from federatie.metrics import Metrics
 from federatie.services.actors import ActorService
 from federatie.services.files import FETCH_REMOTE_FILE, FileService
 from federatie.services.groups import GroupService
+from federatie.services.instance import InstanceSettingsService
+from federatie.services.people import PeopleService
 from federatie.services.publishing import Publisher
 from federatie.storage import activities as activities_sql
 from federatie.storage.pool import Connection, Pool, create_pool
@@ -72,8 +74,12 @@ class Runtime:
     delivery: Delivery = field(init=False)
     processor: InboxProcessor = field(init=False)
     metrics: Metrics = field(init=False, default_factory=Metrics)
+    instance_settings: InstanceSettingsService = field(init=False)
+    people: PeopleService = field(init=False)
 
     def __post_init__(self) -> None:
+        self.instance_settings = InstanceSettingsService(self.pool, self.config)
+        self.people = PeopleService(self.pool, self.actors, self.instance_settings)
         self.publisher = Publisher(self)
         self.groups = GroupService(self)
         self.files = FileService(self)

@@ -32,8 +32,15 @@ class ActorService:
         self._organisation_name = organisation_name
 
     async def create_person(
-        self, name: str, password: str, *, admin: bool = False, display_name: str | None = None
+        self,
+        name: str,
+        password: str,
+        *,
+        admin: bool = False,
+        display_name: str | None = None,
+        approved: bool = True,
     ) -> LocalActor:
+        """A new person; an unapproved one (sign-up in `approval` mode) cannot sign in yet."""
         username = normalise_name(name)
         check_password_strength(password)
         # scrypt and RSA generation take tens of milliseconds: keep them off the event loop.
@@ -42,7 +49,7 @@ class ActorService:
             actor_id = await self._insert_actor(
                 conn, ActorType.PERSON, username, display_name or username, None, False
             )
-            await sql.insert_person(conn, actor_id, password_hash, admin)
+            await sql.insert_person(conn, actor_id, password_hash, admin, approved)
         return await self.get(username)
 
     async def create_group(

@@ -10,13 +10,13 @@ import asyncpg
 from federatie.domain.actors import ActorType, GroupKind, GroupRole, LocalActor
 from federatie.storage.pool import Connection
 
-_LOCAL_ACTOR_COLUMNS = """
+LOCAL_ACTOR_COLUMNS = """
     a.id, a.type, a.username, a.uri, a.name, a.summary, a.manually_approves_followers,
     a.public_key_pem, k.ed25519_multibase, a.created_at, g.kind, g.themes
 """
 
 
-def _local_actor(row: asyncpg.Record) -> LocalActor:
+def local_actor(row: asyncpg.Record) -> LocalActor:
     created: datetime = row["created_at"]
     return LocalActor(
         id=row["id"],
@@ -38,7 +38,7 @@ async def select_local_actor(
     conn: Connection, username: str, actor_type: ActorType | None = None
 ) -> LocalActor | None:
     row = await conn.fetchrow(
-        f"""SELECT {_LOCAL_ACTOR_COLUMNS}
+        f"""SELECT {LOCAL_ACTOR_COLUMNS}
             FROM actors a JOIN actor_keys k ON k.actor_id = a.id
             LEFT JOIN groups g ON g.actor_id = a.id
             WHERE a.local AND a.username = $1 AND ($2::text IS NULL OR a.type = $2)
@@ -46,18 +46,18 @@ async def select_local_actor(
         username,
         actor_type.value if actor_type else None,
     )
-    return _local_actor(row) if row else None
+    return local_actor(row) if row else None
 
 
 async def select_local_actor_by_uri(conn: Connection, uri: str) -> LocalActor | None:
     row = await conn.fetchrow(
-        f"""SELECT {_LOCAL_ACTOR_COLUMNS}
+        f"""SELECT {LOCAL_ACTOR_COLUMNS}
             FROM actors a JOIN actor_keys k ON k.actor_id = a.id
             LEFT JOIN groups g ON g.actor_id = a.id
             WHERE a.local AND a.uri = $1 AND a.suspended_at IS NULL""",
         uri,
     )
-    return _local_actor(row) if row else None
+    return local_actor(row) if row else None
 
 
 async def insert_local_actor(
@@ -143,13 +143,15 @@ async def select_private_keys(conn: Connection, actor_id: int) -> PrivateKeys | 
 
 
 async def insert_person(
-    conn: Connection, actor_id: int, password_hash: str, is_admin: bool
+    conn: Connection, actor_id: int, password_hash: str, is_admin: bool, approved: bool = True
 ) -> None:
     await conn.execute(
-        "INSERT INTO people (actor_id, password_hash, is_admin) VALUES ($1, $2, $3)",
+        """INSERT INTO people (actor_id, password_hash, is_admin, approved_at)
+           VALUES ($1, $2, $3, CASE WHEN $4 THEN now() END)""",
         actor_id,
         password_hash,
         is_admin,
+        approved,
     )
 
 
@@ -237,13 +239,13 @@ async def count_local_usage(conn: Connection) -> tuple[int, int]:
 
 async def select_person_by_token(conn: Connection, token_sha256: bytes) -> LocalActor | None:
     row = await conn.fetchrow(
-        f"""SELECT {_LOCAL_ACTOR_COLUMNS}
+        f"""SELECT {LOCAL_ACTOR_COLUMNS}
             FROM api_tokens t JOIN actors a ON a.id = t.actor_id
             JOIN actor_keys k ON k.actor_id = a.id LEFT JOIN groups g ON g.actor_id = a.id
             WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND a.suspended_at IS NULL""",
         token_sha256,
     )
-    return _local_actor(row) if row else None
+    return local_actor(row) if row else None
 
 
 async def select_group_directory(

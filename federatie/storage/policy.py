@@ -7,6 +7,7 @@ from datetime import datetime
 
 from federatie.domain.policy import DomainList
 from federatie.storage.pool import Connection
+from federatie.storage.settings import select_settings, upsert_setting
 
 MODE_KEY = "federation_mode"
 
@@ -20,19 +21,12 @@ class ListedDomain:
 
 
 async def select_mode(conn: Connection) -> str | None:
-    value: str | None = await conn.fetchval(
-        "SELECT value #>> '{}' FROM instance_settings WHERE key = $1", MODE_KEY
-    )
-    return value
+    mode: str | None = (await select_settings(conn, MODE_KEY)).get(MODE_KEY)
+    return mode
 
 
 async def upsert_mode(conn: Connection, mode: str) -> None:
-    await conn.execute(
-        """INSERT INTO instance_settings (key, value) VALUES ($1, to_jsonb($2::text))
-           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
-        MODE_KEY,
-        mode,
-    )
+    await upsert_setting(conn, MODE_KEY, mode)
 
 
 async def select_domains(conn: Connection) -> list[ListedDomain]:

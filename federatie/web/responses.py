@@ -30,6 +30,12 @@ def wants_activitypub() -> bool:
     return "application/json" in accept
 
 
+def wants_html() -> bool:
+    """A browser: HTML is acceptable and no JSON flavour was asked for first."""
+    accept = request.headers.get("Accept", "").lower()
+    return "text/html" in accept and not wants_activitypub()
+
+
 def activity_response(doc: dict[str, Any], status: int = 200) -> Response:
     """Serve a JSON-LD document in the media type the client asked for."""
     accept = request.headers.get("Accept", "").lower()

@@ -51,15 +51,15 @@ async def nodeinfo_discovery() -> Response:
 @blueprint.get("/nodeinfo/2.1")
 async def nodeinfo() -> Response:
     runtime = current_runtime()
-    config = runtime.config
+    settings = await runtime.instance_settings.current()
     async with runtime.pool.acquire() as conn:
         total, recent = await sql.count_local_usage(conn)
     document = ni.nodeinfo(
         version=__version__,
-        open_registrations=config.registration is RegistrationMode.OPEN,
+        open_registrations=settings.registration is RegistrationMode.OPEN,
         usage=ni.Usage(total, recent, 0),
-        instance_name=config.instance_name,
-        organisation_name=config.organisation_name,
+        instance_name=settings.instance_name,
+        organisation_name=settings.organisation_name,
     )
     response = json_response(
         document, content_type=f'application/json; profile="{ni.NODEINFO_21_PROFILE}"'

@@ -1,0 +1,59 @@
+"""Rendering web pages: the context every template gets, notices, safe redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from quart import Response, g, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from federatie.runtime import current_runtime
+from federatie.web.ui.i18n import current_locale
+from federatie.web.ui.session import UNSAFE_METHODS, current_viewer, set_cookie
+
+NOTICE_COOKIE = "federatie-notice"
+MAX_NOTICE_LENGTH = 300
+
+
+async def page_context() -> dict[str, Any]:
+    """What base.html needs on every page: who is signed in, the instance, the language."""
+    settings = await current_runtime().instance_settings.current()
+    unchecked_form = request.method in UNSAFE_METHODS and not g.get("csrf_checked")
+    viewer = g.get("viewer") if unchecked_form else await current_viewer()
+    return {
+        "viewer": viewer,
+        "instance": settings,
+        "lang": current_locale(),
+        "notice": unquote(request.cookies.get(NOTICE_COOKIE, ""))[:MAX_NOTICE_LENGTH] or None,
+        "current_path": request.full_path.rstrip("?"),
+    }
+
+
+async def render_page(template: str, status: int = 200, **context: Any) -> Response:
+    """An HTML response; `page_context` is added by the app's context processor."""
+    html = await render_template(template, **context)
+    response = Response(html, status=status, content_type="text/html; charset=utf-8")
+    if request.cookies.get(NOTICE_COOKIE):
+        response.delete_cookie(NOTICE_COOKIE, path="/")  # shown once
+    return response
+
+
+def redirect_with_notice(location: str, notice: str | None = None) -> WerkzeugResponse:
+    """Post/Redirect/Get, with a one-time message for the next page."""
+    response = redirect(location, 303)
+    if notice:
+        set_cookie(response, NOTICE_COOKIE, quote(notice[:MAX_NOTICE_LENGTH]), 60)
+    return response
+
+
+def safe_next(target: str | None, default: str = "/home") -> str:
+    """A local path to return to after a form; anything pointing elsewhere becomes `default`."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
