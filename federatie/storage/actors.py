@@ -237,15 +237,18 @@ async def count_local_usage(conn: Connection) -> tuple[int, int]:
     return row["total"], row["recent"]
 
 
-async def select_person_by_token(conn: Connection, token_sha256: bytes) -> LocalActor | None:
+async def select_token_holder(
+    conn: Connection, token_sha256: bytes
+) -> tuple[LocalActor, str] | None:
+    """The person holding a live token, and the token's scopes."""
     row = await conn.fetchrow(
-        f"""SELECT {LOCAL_ACTOR_COLUMNS}
+        f"""SELECT {LOCAL_ACTOR_COLUMNS}, t.scopes
             FROM api_tokens t JOIN actors a ON a.id = t.actor_id
             JOIN actor_keys k ON k.actor_id = a.id LEFT JOIN groups g ON g.actor_id = a.id
             WHERE t.token_sha256 = $1 AND t.revoked_at IS NULL AND a.suspended_at IS NULL""",
         token_sha256,
     )
-    return local_actor(row) if row else None
+    return (local_actor(row), row["scopes"]) if row else None
 
 
 async def select_group_directory(

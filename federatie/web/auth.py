@@ -22,10 +22,10 @@ async def bearer_person() -> LocalActor:
     runtime = current_runtime()
     digest = hashlib.sha256(token.strip().encode()).digest()
     async with runtime.pool.acquire() as conn:
-        person = await sql.select_person_by_token(conn, digest)
-    if person is None:
+        holder = await sql.select_token_holder(conn, digest)
+    if holder is None:
         raise Unauthorized("the token is invalid or revoked")
-    return person
+    return holder[0]
 
 
 async def require_owner(actor: LocalActor) -> LocalActor:
