@@ -42,6 +42,7 @@ from federatie.metrics import Metrics
 from federatie.services.actors import ActorService
 from federatie.services.files import FETCH_REMOTE_FILE, FileService
 from federatie.services.groups import GroupService
+from federatie.services.housekeeping import HOUSEKEEPING, Housekeeping
 from federatie.services.instance import InstanceSettingsService
 from federatie.services.people import PeopleService
 from federatie.services.publishing import Publisher
@@ -76,10 +77,12 @@ class Runtime:
     metrics: Metrics = field(init=False, default_factory=Metrics)
     instance_settings: InstanceSettingsService = field(init=False)
     people: PeopleService = field(init=False)
+    housekeeping: Housekeeping = field(init=False)
 
     def __post_init__(self) -> None:
         self.instance_settings = InstanceSettingsService(self.pool, self.config)
         self.people = PeopleService(self.pool, self.actors, self.instance_settings)
+        self.housekeeping = Housekeeping(self.pool)
         self.publisher = Publisher(self)
         self.groups = GroupService(self)
         self.files = FileService(self)
@@ -167,6 +170,7 @@ class Runtime:
             DELIVER_HOST: self.delivery.deliver_host,
             PROCESS_INBOX: self.processor.process,
             FETCH_REMOTE_FILE: self.files.fetch_remote,
+            HOUSEKEEPING: self.housekeeping.run,
         }
         return Worker(
             self.pool,

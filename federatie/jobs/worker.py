@@ -106,7 +106,9 @@ class Worker:
         job_timeout: float | None = None,
         shutdown_timeout: float = 30.0,
         rng: random.Random | None = None,
+        startup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`startup` runs once when `run` begins (to schedule recurring jobs)."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if lease <= timedelta(0):
@@ -123,6 +125,7 @@ class Worker:
         self.job_timeout = job_timeout
         self.shutdown_timeout = shutdown_timeout
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self._startup = startup
         self._default_policy = RetryPolicy()
         # Set while `run` waits with nothing running and nothing due (tests, health checks).
         self.idle = asyncio.Event()
@@ -143,6 +146,8 @@ class Worker:
         watcher = asyncio.create_task(self._wake_when(stop))
         try:
             self._listener = await self._listen()
+            if self._startup is not None:
+                await self._startup()
             # Leases stay renewed through the shutdown too, while running jobs finish.
             async with self._renewing_leases():
                 try:

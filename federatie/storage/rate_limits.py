@@ -48,3 +48,10 @@ async def current(conn: Connection, bucket: str, window: timedelta) -> Window | 
 
 async def clear(conn: Connection, bucket: str) -> None:
     await conn.execute("DELETE FROM rate_limits WHERE bucket = $1", bucket)
+
+
+async def delete_older_than(conn: Connection, age: timedelta) -> int:
+    status = await conn.execute(
+        "DELETE FROM rate_limits WHERE window_started_at < now() - $1::interval", age
+    )
+    return int(status.split()[-1])
