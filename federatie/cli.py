@@ -27,6 +27,7 @@ from hypercorn.run import run
 from federatie import __version__, doctor
 from federatie.activitypub.iris import LocalIris
 from federatie.app import create_app
+from federatie.blobs import open_blob_store
 from federatie.config import Config, FederationMode, Secret, load_config
 from federatie.domain.actors import GroupKind
 from federatie.domain.policy import DomainList
@@ -34,7 +35,7 @@ from federatie.errors import FederatieError, NotFound
 from federatie.federation.policy import FederationPolicy
 from federatie.logs import configure_logging
 from federatie.runtime import build_runtime
-from federatie.services.accounts import AccountService, write_archive
+from federatie.services.accounts import AccountService
 from federatie.services.actors import ActorService
 from federatie.storage.embedded import start_embedded_postgres
 from federatie.storage.migrate import migrate
@@ -319,7 +320,11 @@ def _run_with_accounts(config: Config, action: Any) -> Any:
     async def run() -> Any:
         async with open_pool(database.config) as pool:
             config = database.config
-            return await action(AccountService(pool, LocalIris(config.base_url), config.data_dir))
+            blobs = open_blob_store(config)
+            try:
+                return await action(AccountService(pool, LocalIris(config.base_url), blobs))
+            finally:
+                await blobs.close()
 
     return asyncio.run(run())
 
@@ -351,8 +356,12 @@ def cmd_export(config: Config, args: argparse.Namespace) -> int:
     output: Path = args.output
     if not output.parent.is_dir():
         raise FederatieError(f"--output: no such directory {output.parent}")
-    archive, attachments = _run_with_accounts(config, lambda s: s.export(args.name))
-    written = write_archive(archive, attachments, output)
+
+    async def export(accounts: AccountService) -> tuple[dict[str, Any], int]:
+        archive, digests = await accounts.export(args.name)
+        return archive, await accounts.write_archive(archive, digests, output)
+
+    archive, written = _run_with_accounts(config, export)
     print(
         f"exported @{args.name.lower()}@{config.domain} to {output}: "
         f"{archive['outbox']['totalItems']} activities, "

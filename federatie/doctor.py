@@ -13,12 +13,14 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import orjson
 
+from federatie.blobs import BlobStore, Staging, open_blob_store
 from federatie.config import Config
 from federatie.errors import FederatieError
 from federatie.federation.http import build_ssl_context
@@ -26,6 +28,8 @@ from federatie.storage.migrate import check_schema
 
 CLOCK_SKEW_LIMIT_SECONDS = 30.0
 TIMEOUT_SECONDS = 5.0
+# The S3 client loads botocore's service model first and retries a refused connection twice.
+S3_TIMEOUT_SECONDS = 15.0
 CHECKS = (
     "configuration",
     "database",
@@ -125,7 +129,34 @@ async def _file_store(config: Config) -> str:
         await asyncio.to_thread(probe)
     except OSError as exc:
         raise RuntimeError(f"{root} is not writable: {exc.strerror or exc}") from exc
-    return f"{root} is writable"
+    if config.s3 is None:
+        return f"{root} is writable"
+    # Uploads are staged under `root` before they go to the bucket: both must work.
+    where = f"bucket {config.s3.bucket} at {config.s3.endpoint or 'AWS S3'}"
+    store = open_blob_store(config)
+    try:
+        await asyncio.wait_for(_round_trip(store, root), S3_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise RuntimeError(f"{where} did not answer within {S3_TIMEOUT_SECONDS:g} s") from None
+    except Exception as exc:
+        raise RuntimeError(f"{where}: {_reason(exc)}") from exc
+    finally:
+        await store.close()
+    return f"{where} is writable; staging in {root} is writable"
+
+
+async def _round_trip(store: BlobStore, root: Path) -> None:
+    """Store, read back and delete a random blob, the way uploads and downloads do."""
+    data = secrets.token_bytes(32)
+    staged = await asyncio.to_thread(Staging(root / "tmp").from_bytes, data)
+    digest = staged.digest
+    await store.put(staged)
+    try:
+        blob = await store.open(digest)
+        if b"".join([chunk async for chunk in blob.chunks()]) != data:
+            raise RuntimeError("the store gave back other bytes")
+    finally:
+        await store.delete(digest)
 
 
 async def _tls(config: Config) -> str:

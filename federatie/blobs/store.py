@@ -2,8 +2,8 @@
 
 Blobs are content-addressed by the hex SHA-256 of their bytes, so identical files are stored
 once and a name (a person's file name) never becomes a path. `BlobStore` is what the rest of
-the server uses; `LocalBlobStore` keeps blobs under `<data dir>/files/sha256/ab/cd/<digest>`.
-An object-store backend implements the same four methods.
+the server uses; `LocalBlobStore` keeps blobs under `<data dir>/files/sha256/ab/cd/<digest>`,
+`s3.S3BlobStore` in a bucket of an object store (FEDERATIE_FILE_STORE picks one).
 
 Writes are atomic: bytes are staged in a temporary file on the same file system (see
 `staging`), fsynced, then renamed into place and the directory fsynced, so a blob is either
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from federatie.blobs.staging import StagedFile
-from federatie.errors import NotFound
+from federatie.config import Config
+from federatie.errors import ConfigError, NotFound
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 256 * 1024
@@ -58,6 +59,23 @@ class BlobStore(Protocol):
         ...
 
     async def exists(self, digest: str) -> bool: ...
+
+    async def close(self) -> None:
+        """Release connections (the runtime closes its store when it stops)."""
+        ...
+
+
+def open_blob_store(config: Config) -> BlobStore:
+    """The configured store: local disk under `<data dir>/files`, or an S3 bucket."""
+    if config.s3 is None:
+        return LocalBlobStore(config.data_dir / "files")
+    try:
+        from federatie.blobs.s3 import S3BlobStore
+    except ImportError as exc:
+        raise ConfigError(
+            f"FEDERATIE_FILE_STORE: s3 needs `pip install 'federatie[s3]'` ({exc.name} is missing)"
+        ) from exc
+    return S3BlobStore(config.s3)
 
 
 class LocalBlob:
@@ -127,6 +145,9 @@ class LocalBlobStore:
 
     async def exists(self, digest: str) -> bool:
         return await asyncio.to_thread(self.path(digest).is_file)
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
     def count(self) -> int:
         """How many blobs are stored (for tests and administrators)."""

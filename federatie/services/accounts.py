@@ -8,6 +8,7 @@ account deleted (suspended, with no password and no tokens; it cannot be unsuspe
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import zipfile
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import orjson
 from federatie.activitypub.actors import actor_document
 from federatie.activitypub.iris import AS_CONTEXT, AS_PUBLIC, LocalIris
 from federatie.activitypub.uris import host_of
-from federatie.blobs.store import LocalBlobStore
+from federatie.blobs.store import BlobStore
 from federatie.domain.actors import GroupRole
 from federatie.errors import BadRequest, Conflict, NotFound
 from federatie.federation.delivery import DELIVER_HOST, DELIVERY_QUEUE
@@ -54,10 +55,10 @@ async def _person(conn: Connection, name: str) -> Any:
 
 
 class AccountService:
-    def __init__(self, pool: Pool, iris: LocalIris, data_dir: Path) -> None:
+    def __init__(self, pool: Pool, iris: LocalIris, blobs: BlobStore) -> None:
         self._pool = pool
         self._iris = iris
-        self._data_dir = data_dir
+        self._blobs = blobs
 
     async def suspend(self, name: str) -> None:
         async with self._pool.acquire() as conn:
@@ -161,8 +162,8 @@ class AccountService:
             )
             await actors_sql.insert_group_role(conn, group_id, person["id"], GroupRole.OWNER)
 
-    async def export(self, name: str) -> tuple[dict[str, Any], list[tuple[str, Path]]]:
-        """A person's data as an ActivityStreams archive, and the blobs of their uploads.
+    async def export(self, name: str) -> tuple[dict[str, Any], list[str]]:
+        """A person's data as an ActivityStreams archive, and the digests of their uploads.
 
         Only what the person made (their actor, outbox, objects, blog posts, files) and their
         own follow lists: nothing that others sent them.
@@ -217,10 +218,8 @@ class AccountService:
                    WHERE f.followed_id = $1 ORDER BY f.id""",
                 actor_id,
             )
-        root = self._data_dir / "files"
-        blobs = LocalBlobStore(root) if (root / "sha256").is_dir() else None
         by_file: dict[int, list[dict[str, Any]]] = {}
-        attachments: list[tuple[str, Path]] = []
+        digests: list[str] = []
         for v in versions:
             entry = {
                 "version": v["version"],
@@ -232,8 +231,7 @@ class AccountService:
                 "archivePath": f"files/{v['sha256']}",
             }
             by_file.setdefault(v["file_id"], []).append(entry)
-            if blobs is not None:
-                attachments.append((f"files/{v['sha256']}", blobs.path(v["sha256"])))
+            digests.append(v["sha256"])
 
         def collection(name: str, items: list[Any]) -> dict[str, Any]:
             return {
@@ -286,29 +284,29 @@ class AccountService:
                 "followers", [{"id": r["uri"], "state": r["state"]} for r in followers]
             ),
         }
-        return archive, attachments
+        return archive, digests
 
-
-def write_archive(
-    archive: dict[str, Any], attachments: list[tuple[str, Path]], output: Path
-) -> int:
-    """JSON, or a zip (`archive.json` + `files/<sha256>`) when `output` ends in .zip; files
-    written (the JSON counts as one)."""
-    body = orjson.dumps(archive, option=orjson.OPT_INDENT_2)
-    if output.suffix.lower() != ".zip":
-        output.write_bytes(body)
-        return 1
-    written = 1
-    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive_zip:
-        archive_zip.writestr("archive.json", body)
-        seen: set[str] = set()
-        for name, path in attachments:
-            if name in seen or not path.is_file():
-                continue
-            seen.add(name)
-            archive_zip.write(path, name)
-            written += 1
-    return written
+    async def write_archive(self, archive: dict[str, Any], digests: list[str], output: Path) -> int:
+        """JSON, or a zip (`archive.json` + `files/<sha256>`) when `output` ends in .zip, the
+        bytes streamed from whichever blob store holds them; files written (the JSON counts as
+        one). A blob that is missing from the store is left out."""
+        body = orjson.dumps(archive, option=orjson.OPT_INDENT_2)
+        if output.suffix.lower() != ".zip":
+            await asyncio.to_thread(output.write_bytes, body)
+            return 1
+        written = 1
+        with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive_zip:
+            archive_zip.writestr("archive.json", body)
+            for digest in dict.fromkeys(digests):
+                try:
+                    blob = await self._blobs.open(digest)
+                except NotFound:
+                    continue
+                with archive_zip.open(f"files/{digest}", "w", force_zip64=True) as member:
+                    async for chunk in blob.chunks():
+                        member.write(chunk)
+                written += 1
+        return written
 
 
 def _iso(value: Any) -> str | None:
