@@ -49,6 +49,7 @@ RESERVED_NAMES = frozenset(
         "logout",
         "media",
         "moderator",
+        "new",  # /groups/new is the form for a new group
         "nodeinfo",
         "oauth",
         "outbox",

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from federatie.activitypub.iris import AS_PUBLIC
 from federatie.activitypub.normalize import id_of
-from federatie.domain.actors import ActorType, GroupKind, LocalActor
-from federatie.errors import Forbidden, NotFound
+from federatie.domain.actors import ActorType, GroupKind, GroupRole, LocalActor
+from federatie.errors import Forbidden, NotFound, Unprocessable
 from federatie.federation.delivery import addressees, enqueue_fanout
 from federatie.storage import activities as sql
 from federatie.storage import actors as actors_sql
 from federatie.storage import follows as follows_sql
+from federatie.storage import groups as groups_sql
 from federatie.storage.pool import Connection
 
 if TYPE_CHECKING:
@@ -230,6 +231,53 @@ class GroupService:
             if not in_group:
                 raise NotFound("no such post in this group")
             await self._delete_in_group(conn, group, object_uri)
+
+    async def set_role(
+        self, owner: str, group_name: str, member: str, role: GroupRole | None
+    ) -> None:
+        """The owner makes a local member an admin or moderator, or takes the role away."""
+        if role is GroupRole.OWNER:
+            raise Unprocessable("a group changes owner with `federatie admin group transfer`")
+        async with self._rt.pool.acquire() as conn, conn.transaction():
+            group = await self._moderated(conn, owner, group_name)
+            owner_id = await actors_sql.select_person_id(conn, owner.lower())
+            assert owner_id is not None
+            if await groups_sql.select_group_role(conn, group.id, owner_id) != GroupRole.OWNER:
+                raise Forbidden("only the group's owner gives and takes roles")
+            ref = await sql.select_actor_ref(conn, member)
+            if ref is None or not ref.local or ref.type != ActorType.PERSON.value:
+                raise NotFound(f"{member} is not a local person")
+            if ref.id == owner_id:
+                raise Unprocessable("the owner keeps their role")
+            if role is not None and (
+                await follows_sql.select_follow_state(conn, ref.id, group.id) != "accepted"
+            ):
+                raise Unprocessable(f"{member} is not a member of {group.username}")
+            await groups_sql.set_group_role(conn, group.id, ref.id, role.value if role else None)
+
+    async def unban(self, moderator: str, group_name: str, member: str) -> None:
+        """Lift a ban: the actor may ask to join again (nothing is sent to them)."""
+        async with self._rt.pool.acquire() as conn:
+            group = await self._moderated(conn, moderator, group_name)
+            if not await groups_sql.delete_group_ban(conn, group.id, member):
+                raise NotFound(f"{member} is not banned from {group.username}")
+
+    async def bans(self, moderator: str, group_name: str) -> list[groups_sql.Ban]:
+        async with self._rt.pool.acquire() as conn:
+            group = await self._moderated(conn, moderator, group_name)
+            return await groups_sql.select_group_bans(conn, group.id)
+
+    async def reports(self, moderator: str, group_name: str) -> list[groups_sql.Report]:
+        """Open reports (Flags) about the group or the posts filed under it."""
+        async with self._rt.pool.acquire() as conn:
+            group = await self._moderated(conn, moderator, group_name)
+            return await groups_sql.select_group_reports(conn, group.id, group.uri)
+
+    async def resolve_report(self, moderator: str, group_name: str, report_id: int) -> None:
+        async with self._rt.pool.acquire() as conn:
+            group = await self._moderated(conn, moderator, group_name)
+            if not await groups_sql.resolve_group_report(conn, group.id, group.uri, report_id):
+                raise NotFound("no open report about this group with that number")
 
     async def _delete_in_group(self, conn: Connection, group: LocalActor, object_uri: str) -> None:
         stored = await sql.select_object(conn, object_uri)

@@ -267,10 +267,11 @@ async def select_group_directory(
                   (SELECT count(*) FROM follows f
                    WHERE f.followed_id = a.id AND f.state = 'accepted') AS members
            FROM actors a JOIN groups g ON g.actor_id = a.id
-           WHERE a.local AND a.suspended_at IS NULL
-             AND ($1::text IS NULL OR a.name ILIKE '%' || $1 || '%' ESCAPE '\'
-                  OR a.summary ILIKE '%' || $1 || '%' ESCAPE '\'
-                  OR a.username ILIKE '%' || $1 || '%' ESCAPE '\')
+           -- `type` is implied by the join, but said so that actors_local_groups serves it.
+           WHERE a.local AND a.type = 'Group' AND a.suspended_at IS NULL
+             AND ($1::text IS NULL OR a.name ILIKE '%' || $1 || '%' ESCAPE '\\'
+                  OR a.summary ILIKE '%' || $1 || '%' ESCAPE '\\'
+                  OR a.username ILIKE '%' || $1 || '%' ESCAPE '\\')
              AND ($2::text IS NULL OR $2 = ANY(g.themes))
              AND ($3::text IS NULL OR a.username > $3)
            ORDER BY a.username LIMIT $4""",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from quart import Blueprint, Response, render_template, request
+from quart import Blueprint, Response, request
 
 from federatie.activitypub.collections import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from federatie.errors import BadRequest, Unprocessable
@@ -13,6 +13,7 @@ from federatie.runtime import current_runtime
 from federatie.storage import actors as sql
 from federatie.web.auth import bearer_person
 from federatie.web.responses import json_response, wants_activitypub
+from federatie.web.ui.groups import directory_page
 
 blueprint = Blueprint("groups", __name__)
 
@@ -51,10 +52,7 @@ async def directory() -> Response:
         next_url = f"{runtime.config.base_url}/groups?after={groups[-1].username}&limit={limit}"
     if wants_activitypub() or request.accept_mimetypes.best == "application/json":
         return json_response({"items": items, "next": next_url})
-    html = await render_template(
-        "groups.html", groups=items, next_url=next_url, query=query, theme=theme
-    )
-    return Response(html, content_type="text/html; charset=utf-8")
+    return await directory_page(items, query=query, theme=theme, more=next_url is not None)
 
 
 # --------------------------------------------------------------------------- moderation
