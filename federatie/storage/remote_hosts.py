@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from federatie.storage.pool import Connection
 
 
@@ -19,3 +22,27 @@ async def upsert_signature_scheme(conn: Connection, host: str, scheme: str) -> N
         host,
         scheme,
     )
+
+
+@dataclass(frozen=True)
+class FailingHost:
+    host: str
+    failures: int
+    first_failure_at: datetime | None
+    last_failure_at: datetime | None
+    retry_at: datetime | None
+    unreachable_since: datetime | None
+    pending: int  # deliveries waiting for the host
+
+
+async def select_failing_hosts(conn: Connection, limit: int) -> list[FailingHost]:
+    """Hosts whose deliveries fail, longest failing first (for administrators)."""
+    rows = await conn.fetch(
+        """SELECT h.host, h.failures, h.first_failure_at, h.last_failure_at, h.retry_at,
+                  h.unreachable_since,
+                  (SELECT count(*) FROM deliveries d WHERE d.host = h.host) AS pending
+           FROM remote_hosts h WHERE h.failures > 0
+           ORDER BY h.first_failure_at NULLS LAST, h.host LIMIT $1""",
+        limit,
+    )
+    return [FailingHost(**dict(row)) for row in rows]

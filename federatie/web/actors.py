@@ -11,12 +11,15 @@ from federatie.activitypub.collections import (
 from federatie.domain.actors import ActorType, GroupKind, LocalActor
 from federatie.errors import NotFound
 from federatie.runtime import current_runtime
+from federatie.services.profiles import ProfileService
 from federatie.storage import follows as follows_sql
 from federatie.storage.follows import Direction
 from federatie.web.auth import authorized_fetch
 from federatie.web.collections import paged_collection
 from federatie.web.federation import readable
 from federatie.web.responses import activity_response, wants_activitypub
+from federatie.web.ui.groups import group_page
+from federatie.web.ui.profiles import profile_page
 
 blueprint = Blueprint("actors", __name__)
 
@@ -26,7 +29,15 @@ _TYPES = {"users": ActorType.PERSON, "groups": ActorType.GROUP}
 async def _actor_response(actor: LocalActor) -> Response | str:
     runtime = current_runtime()
     if wants_activitypub():
+        if actor.type is ActorType.PERSON:
+            return activity_response(await ProfileService(runtime).document(actor))
         return activity_response(actor_document(actor, runtime.iris))
+    if actor.type is ActorType.PERSON:
+        return await profile_page(actor)
+    if actor.type is ActorType.GROUP:
+        page = await group_page(actor)
+        page.headers["Vary"] = "Accept"
+        return page
     html = await render_template("actor.html", actor=actor, domain=runtime.config.domain)
     response = Response(html, content_type="text/html; charset=utf-8")
     response.headers["Vary"] = "Accept"
