@@ -1,0 +1,1 @@
+"""Mastodon's JSON entities, built from our rows."""
