@@ -9,7 +9,11 @@ Tombstone. A person's posts go to the public and their followers. A group's post
 written by members, published by the author and addressed to the group (`cc` and
 `audience`; members-only groups: `to` the group only), so the group relays them to its
 members (FEP-1b12) and announces public top-level posts as the bare Article, which
-Mastodon shows. Comments are ordinary replies (`inReplyTo` the Article) from anywhere.
+Mastodon shows. The group may live on another instance: a member of it here writes into its
+blog the same way (its membership is the accepted Follow of the group); as such a group does
+not say whether it is members-only, a post into one that approves its members is addressed to
+the group alone, as discussions are. Comments are ordinary replies (`inReplyTo` the Article)
+from anywhere.
 
 The HTTP API on top of this service is documented in `federatie.web.blogs`.
 """
@@ -39,14 +43,19 @@ from federatie.services.publishing import is_public, now_iso
 from federatie.storage import activities as activities_sql
 from federatie.storage import actors as actors_sql
 from federatie.storage import blogs as sql
-from federatie.storage.blogs import BlogPost, Comment
+from federatie.storage import follows as follows_sql
+from federatie.storage import remote_actors as remote_sql
+from federatie.storage.blogs import BlogPost, Comment, JoinedGroup
 from federatie.storage.pool import Connection
+from federatie.storage.remote_actors import RemoteActorRow
 
 if TYPE_CHECKING:
     from federatie.runtime import Runtime
 
 _ADDRESSING = ("to", "cc", "audience")
 THREAD_LIMIT = 1000
+# A blog's group: one of ours, or one elsewhere that people here joined.
+Group = LocalActor | RemoteActorRow
 
 
 @dataclass(frozen=True)
@@ -65,16 +74,16 @@ class BlogService:
     # ------------------------------------------------------------------ writing
 
     async def create(
-        self, author: LocalActor, body: Mapping[str, Any], *, group: LocalActor | None = None
+        self, author: LocalActor, body: Mapping[str, Any], *, group: Group | None = None
     ) -> BlogPost:
         """A new post in the author's blog, or in `group`'s blog (members only)."""
         fields, publish = parse_new_post(body)
-        if group is not None and group.type is not ActorType.GROUP:
+        if group is not None and group.type != ActorType.GROUP:
             raise NotFound("no such group")
         key = secrets.token_hex(12)
         async with self._rt.pool.acquire() as conn, conn.transaction():
             if group is not None:
-                await self._rt.groups.check_member(conn, group, author.uri)
+                await self._check_member(conn, group, author)
             await sql.insert_post(
                 conn,
                 key=key,
@@ -229,11 +238,33 @@ class BlogService:
                 limit=limit,
             )
 
+    async def list_drafts(self, author: LocalActor, *, limit: int) -> list[BlogPost]:
+        """Every draft of the author's, their group posts' too, newest first."""
+        async with self._rt.pool.acquire() as conn:
+            return await sql.select_posts(conn, drafts_of=author.id, max_id=None, limit=limit)
+
     async def list_group(
         self, group: LocalActor, *, max_id: int | None, limit: int
     ) -> list[BlogPost]:
         async with self._rt.pool.acquire() as conn:
             return await sql.select_posts(conn, group_id=group.id, max_id=max_id, limit=limit)
+
+    async def group(self, uri: str) -> Group:
+        """A group by its id: ours, or one from elsewhere already known here."""
+        async with self._rt.pool.acquire() as conn:
+            return await self._group_by_uri(conn, uri)
+
+    async def joined_groups(self, author: LocalActor) -> list[JoinedGroup]:
+        """The groups whose blogs `author` may write in."""
+        async with self._rt.pool.acquire() as conn:
+            return await sql.select_joined_groups(conn, author.id)
+
+    async def likes(self, post: BlogPost, viewer: LocalActor | None) -> tuple[int, str | None]:
+        """How many like the post, and the viewer's own Like of it (to undo), if any."""
+        async with self._rt.pool.acquire() as conn:
+            count = await sql.count_likes(conn, post.uri)
+            own = await sql.select_own_like(conn, viewer.id, post.uri) if viewer else None
+        return count, own
 
     def view(self, post: BlogPost) -> dict[str, Any]:
         """The API's JSON for a post."""
@@ -282,28 +313,45 @@ class BlogService:
 
     async def _group_of(
         self, conn: Connection, post: BlogPost, author: LocalActor | None
-    ) -> LocalActor | None:
+    ) -> Group | None:
         """The post's group; with `author`, who must (still) be a member to post in it."""
         if post.group_uri is None:
             return None
-        group = await actors_sql.select_local_actor_by_uri(conn, post.group_uri)
-        if group is None:
-            raise NotFound("the group of this post is gone")
+        group = await self._group_by_uri(conn, post.group_uri)
         if author is not None:
-            await self._rt.groups.check_member(conn, group, author.uri)
+            await self._check_member(conn, group, author)
         return group
 
-    def _addressing(self, post: BlogPost, group: LocalActor | None) -> dict[str, Any]:
+    @staticmethod
+    async def _group_by_uri(conn: Connection, uri: str) -> Group:
+        group: Group | None = await actors_sql.select_local_actor_by_uri(conn, uri)
+        if group is None:
+            group = await remote_sql.select_remote_actor(conn, uri)
+        if group is None or group.type != ActorType.GROUP:
+            raise NotFound("no such group")
+        return group
+
+    async def _check_member(self, conn: Connection, group: Group, author: LocalActor) -> None:
+        if isinstance(group, LocalActor):
+            await self._rt.groups.check_member(conn, group, author.uri)
+        elif await follows_sql.select_follow_state(conn, author.id, group.id) != "accepted":
+            raise Forbidden(f"{author.uri} is not a member of {group.uri}")
+
+    def _addressing(self, post: BlogPost, group: Group | None) -> dict[str, Any]:
         if group is None:
             return {"to": [AS_PUBLIC], "cc": [self._rt.iris.followers(post.author_uri)]}
-        if group.group_kind is GroupKind.MEMBERS_ONLY:
+        if isinstance(group, LocalActor):
+            private = group.group_kind is GroupKind.MEMBERS_ONLY
+        else:
+            private = group.manually_approves_followers
+        if private:
             return {"to": [group.uri], "audience": group.uri}
         return {"to": [AS_PUBLIC], "cc": [group.uri], "audience": group.uri}
 
     def _article(
         self,
         post: BlogPost,
-        group: LocalActor | None,
+        group: Group | None,
         *,
         published: str,
         updated: str | None,

@@ -40,7 +40,7 @@ from federatie.activitypub.collections import PageRequest
 from federatie.activitypub.files import FILE_CONTEXT, FileFields, file_document, parse_file_object
 from federatie.activitypub.iris import AS_PUBLIC
 from federatie.activitypub.uris import same_origin
-from federatie.blobs import BlobStore, LocalBlobStore, StagedFile, Staging
+from federatie.blobs import BlobStore, StagedFile, Staging, open_blob_store
 from federatie.blobs.images import process_image
 from federatie.blobs.sniff import OCTET_STREAM, sniff_file
 from federatie.domain.actors import ActorType, GroupKind, LocalActor
@@ -97,9 +97,9 @@ class Prepared:
 class FileService:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
-        root = runtime.config.data_dir / "files"
-        self.blobs: BlobStore = LocalBlobStore(root)
-        self.staging = Staging(root / "tmp")
+        self.blobs: BlobStore = open_blob_store(runtime.config)
+        # Staged uploads are local either way (beside a local store, so storing is a rename).
+        self.staging = Staging(runtime.config.data_dir / "files" / "tmp")
 
     # ------------------------------------------------------------------ who may do what
 
@@ -153,7 +153,7 @@ class FileService:
         """Store a new file and publish it; its Document. Consumes `staged`."""
         try:
             await self.check_can_upload(uploader, space)
-            prepared = await self._prepare(staged)
+            prepared = await self.prepare(staged)
         except BaseException:
             staged.discard()
             raise
@@ -164,7 +164,7 @@ class FileService:
             async with self._rt.pool.acquire() as conn, conn.transaction():
                 folder_id = await self._folder_id(conn, space, folder_key)
                 await self._check_quota(conn, space, prepared.staged.size)
-                await self._store_blobs(conn, prepared)
+                await self.store_blobs(conn, prepared)
                 file_id = await sql.insert_file(
                     conn,
                     key=key,
@@ -195,7 +195,7 @@ class FileService:
                 await self._publish(conn, uploader, space, "Create", document)
         except BaseException:
             prepared.discard()
-            await self._collect_after_failure(prepared.digests())
+            await self.collect_after_failure(prepared.digests())
             raise
         return document
 
@@ -218,7 +218,7 @@ class FileService:
                 # Other servers accept an Update only from the object's author.
                 raise Forbidden("only the file's uploader adds versions")
             await self.check_can_upload(uploader, space)
-            prepared = await self._prepare(staged)
+            prepared = await self.prepare(staged)
         except BaseException:
             staged.discard()
             raise
@@ -226,7 +226,7 @@ class FileService:
         try:
             async with self._rt.pool.acquire() as conn, conn.transaction():
                 await self._check_quota(conn, space, prepared.staged.size)
-                await self._store_blobs(conn, prepared)
+                await self.store_blobs(conn, prepared)
                 version = await self._insert_version(conn, file.id, name, prepared, uploader)
                 await sql.rename_file(conn, file.id, name)
                 stored = await activities_sql.select_object(conn, file.object_uri)
@@ -239,7 +239,7 @@ class FileService:
                 await self._publish(conn, uploader, space, "Update", document)
         except BaseException:
             prepared.discard()
-            await self._collect_after_failure(prepared.digests())
+            await self.collect_after_failure(prepared.digests())
             raise
         return document
 
@@ -321,6 +321,17 @@ class FileService:
                 conn, space.id, folder, max_id=page.max_id, min_id=page.min_id, limit=page.limit
             )
         return total, items
+
+    async def listing(
+        self, space: LocalActor, folder: sql.FolderFilter, *, max_id: int | None, limit: int
+    ) -> list[sql.ListedFile]:
+        """The space's files as the folder pages list them, newest first."""
+        async with self._rt.pool.acquire() as conn:
+            return await sql.select_listing(conn, space.id, folder, max_id=max_id, limit=limit)
+
+    async def versions(self, file: sql.FileRow) -> list[sql.ListedFile]:
+        async with self._rt.pool.acquire() as conn:
+            return await sql.select_versions(conn, file.id)
 
     async def find(
         self, key: str, *, local: bool, version: int | None = None
@@ -439,9 +450,9 @@ class FileService:
                     extra={"url": version.url, "expected": version.sha256, "got": digest},
                 )
                 return
-            prepared = await self._prepare(staged, strip=False)
+            prepared = await self.prepare(staged, strip=False)
             async with rt.pool.acquire() as conn, conn.transaction():
-                await self._store_blobs(conn, prepared)
+                await self.store_blobs(conn, prepared)
                 marked = await sql.mark_stored(
                     conn,
                     version.id,
@@ -479,13 +490,13 @@ class FileService:
                 if not await sql.digest_in_use(conn, digest):
                     await self.blobs.delete(digest)
 
-    async def _collect_after_failure(self, digests: list[str]) -> None:
+    async def collect_after_failure(self, digests: list[str]) -> None:
         try:
             await self.collect(digests)
         except Exception:  # the original error matters more; a stray blob is harmless
             log.exception("files.collect_failed")
 
-    async def _store_blobs(self, conn: Connection, prepared: Prepared) -> None:
+    async def store_blobs(self, conn: Connection, prepared: Prepared) -> None:
         for staged in (prepared.staged, prepared.thumbnail):
             if staged is not None:
                 await sql.lock_blob(conn, staged.digest)
@@ -493,7 +504,7 @@ class FileService:
 
     # ------------------------------------------------------------------ helpers
 
-    async def _prepare(self, staged: StagedFile, *, strip: bool = True) -> Prepared:
+    async def prepare(self, staged: StagedFile, *, strip: bool = True) -> Prepared:
         """Sniff the type; for images strip metadata (when `strip`) and make a thumbnail."""
         await asyncio.to_thread(staged.finish)
         media_type = await asyncio.to_thread(sniff_file, staged.path)

@@ -129,23 +129,37 @@ async def select_posts(
 ) -> list[BlogPost]:
     """Newest first: a person's own blog (`author_id`, not the group posts) or a group's blog
     (`group_id`): published, public and not deleted; plus every draft of `drafts_of`
-    (a person's own list shows them all their drafts, their group posts' too)."""
-    rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} {_FROM}
-            WHERE (($1::bigint IS NOT NULL AND b.author_id = $1 AND b.group_id IS NULL)
-                   OR ($2::bigint IS NOT NULL AND b.group_id = $2))
-              AND b.state = 'published' AND o.public AND o.deleted_at IS NULL
-              AND ($4::bigint IS NULL OR b.id < $4)
-            UNION ALL
-            SELECT {_COLUMNS} {_FROM}
-            WHERE b.state = 'draft' AND b.author_id = $3 AND ($4::bigint IS NULL OR b.id < $4)
-            ORDER BY id DESC LIMIT $5""",
-        author_id,
-        group_id,
-        drafts_of,
-        max_id,
-        limit,
-    )
+    (a person's own list shows them all their drafts, their group posts' too).
+
+    The SQL holds only the conditions asked for: one statement with every condition behind
+    `$n IS NOT NULL OR ...` gets a generic plan after five runs that sorts all of a group's
+    posts for each page (70 ms for the largest group at Pleio scale, against 1 ms)."""
+    args: list[Any] = [max_id, limit]
+    owners = []
+    if author_id is not None:
+        args.append(author_id)
+        owners.append(f"(b.author_id = ${len(args)} AND b.group_id IS NULL)")
+    if group_id is not None:
+        args.append(group_id)
+        owners.append(f"b.group_id = ${len(args)}")
+    branches = []
+    if owners:
+        branches.append(
+            f"""SELECT {_COLUMNS} {_FROM}
+                WHERE ({" OR ".join(owners)})
+                  AND b.state = 'published' AND o.public AND o.deleted_at IS NULL
+                  AND ($1::bigint IS NULL OR b.id < $1)"""
+        )
+    if drafts_of is not None:
+        args.append(drafts_of)
+        branches.append(
+            f"""SELECT {_COLUMNS} {_FROM}
+                WHERE b.state = 'draft' AND b.author_id = ${len(args)}
+                  AND ($1::bigint IS NULL OR b.id < $1)"""
+        )
+    if not branches:
+        return []
+    rows = await conn.fetch(" UNION ALL ".join(branches) + " ORDER BY id DESC LIMIT $2", *args)
     return [_post(row) for row in rows]
 
 
@@ -229,12 +243,68 @@ async def select_public_thread(conn: Connection, root_uri: str, *, limit: int) -
                    ON o.in_reply_to = t.uri
                    WHERE o.public AND t.depth < 100
            )
-           SELECT o.uri, o.in_reply_to, o.deleted_at IS NOT NULL AS deleted, o.published,
-                  o.document, a.uri AS author_uri, a.name AS author_name,
-                  a.username || '@' || a.host AS author_handle
-           FROM thread t JOIN objects o ON o.id = t.id JOIN actors a ON a.id = o.author_id
-           ORDER BY o.published, o.id LIMIT $2""",
+           SELECT c.uri, c.in_reply_to, c.deleted, c.published, c.document, c.author_uri,
+                  c.author_name, c.author_handle
+           FROM thread t CROSS JOIN LATERAL (
+               -- Row by row (OFFSET 0 keeps the planner from flattening this): the thread's
+               -- size is guessed from the recursion (90,000 rows at Pleio scale), and a join
+               -- then hashed all of objects for a 639-reply thread (3 s, against 20 ms).
+               SELECT o.id, o.uri, o.in_reply_to, o.deleted_at IS NOT NULL AS deleted,
+                      o.published, o.document, a.uri AS author_uri, a.name AS author_name,
+                      a.username || '@' || a.host AS author_handle
+               FROM objects o JOIN actors a ON a.id = o.author_id
+               WHERE o.id = t.id OFFSET 0) c
+           ORDER BY c.published, c.id LIMIT $2""",
         root_uri,
         limit,
     )
     return [Comment(**dict(row)) for row in rows]
+
+
+# ---------------------------------------------------------------------------- groups, likes
+
+
+@dataclass(frozen=True)
+class JoinedGroup:
+    uri: str
+    username: str
+    host: str
+    name: str | None
+    local: bool
+
+
+async def select_joined_groups(conn: Connection, person_id: int) -> list[JoinedGroup]:
+    """The groups, here and elsewhere, that a person joined and is not banned from."""
+    rows = await conn.fetch(
+        """SELECT a.uri, a.username, a.host, a.name, a.local
+           FROM follows f JOIN actors a ON a.id = f.followed_id
+           WHERE f.follower_id = $1 AND f.state = 'accepted' AND a.type = 'Group'
+             AND a.suspended_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM group_bans b
+                             WHERE b.group_id = a.id AND b.actor_id = $1)
+           ORDER BY lower(coalesce(a.name, a.username)), a.id""",
+        person_id,
+    )
+    return [JoinedGroup(**dict(row)) for row in rows]
+
+
+async def count_likes(conn: Connection, object_uri: str) -> int:
+    """How many actors, from anywhere, like an object now (undone Likes do not count)."""
+    count: int = await conn.fetchval(
+        """SELECT count(DISTINCT actor_id) FROM activities
+           WHERE object_uri = $1 AND type = 'Like' AND undone_at IS NULL""",
+        object_uri,
+    )
+    return count
+
+
+async def select_own_like(conn: Connection, actor_id: int, object_uri: str) -> str | None:
+    """The id of an actor's standing Like of an object (to undo it), or None."""
+    uri: str | None = await conn.fetchval(
+        """SELECT uri FROM activities
+           WHERE object_uri = $1 AND type = 'Like' AND undone_at IS NULL AND actor_id = $2
+           ORDER BY id DESC LIMIT 1""",
+        object_uri,
+        actor_id,
+    )
+    return uri

@@ -195,10 +195,13 @@ async def space_usage(conn: Connection, space_id: int) -> int:
 
 
 async def digest_in_use(conn: Connection, sha256: str) -> bool:
+    """Whether a file version or a status's media (migration 0011) still uses the blob."""
     return bool(
         await conn.fetchval(
             """SELECT EXISTS (SELECT 1 FROM file_versions WHERE sha256 = $1 AND stored)
-                   OR EXISTS (SELECT 1 FROM file_versions WHERE thumbnail_sha256 = $1)""",
+                   OR EXISTS (SELECT 1 FROM file_versions WHERE thumbnail_sha256 = $1)
+                   OR EXISTS (SELECT 1 FROM media_attachments
+                              WHERE sha256 = $1 OR thumbnail_sha256 = $1)""",
             sha256,
         )
     )
@@ -247,6 +250,61 @@ async def count_documents(conn: Connection, space_id: int, folder: FolderFilter)
 
 _FOLDER_CONDITION = """(($2 AND f.folder_id IS NULL) OR f.folder_id = $3
                         OR (NOT $2 AND $3::bigint IS NULL))"""
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    """A file of a space, or one version of a file, as the folder pages show it."""
+
+    id: int
+    key: str
+    name: str
+    version: int
+    size: int
+    media_type: str
+    has_thumbnail: bool
+    uploader_uri: str
+    uploader_username: str
+    uploader_name: str | None
+    created_at: datetime
+
+
+async def select_listing(
+    conn: Connection, space_id: int, folder: FolderFilter, *, max_id: int | None, limit: int
+) -> list[ListedFile]:
+    """A page of the space's own files at their current version, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT f.id, f.key, f.name, v.version, v.size, v.media_type,
+                   v.thumbnail_sha256 IS NOT NULL AS has_thumbnail, u.uri AS uploader_uri,
+                   u.username AS uploader_username, u.name AS uploader_name, v.created_at
+            FROM files f
+            JOIN LATERAL (SELECT * FROM file_versions WHERE file_id = f.id
+                          ORDER BY version DESC LIMIT 1) v ON true
+            JOIN actors u ON u.id = coalesce(v.uploader_id, f.uploader_id)
+            WHERE f.space_id = $1 AND f.local AND {_FOLDER_CONDITION}
+              AND ($4::bigint IS NULL OR f.id < $4)
+            ORDER BY f.id DESC LIMIT $5""",
+        space_id,
+        folder == "root",
+        folder if isinstance(folder, int) else None,
+        max_id,
+        limit,
+    )
+    return [ListedFile(**dict(row)) for row in rows]
+
+
+async def select_versions(conn: Connection, file_id: int) -> list[ListedFile]:
+    """Every version of a file, newest first, with who uploaded it."""
+    rows = await conn.fetch(
+        """SELECT f.id, f.key, v.name, v.version, v.size, v.media_type,
+                  v.thumbnail_sha256 IS NOT NULL AS has_thumbnail, u.uri AS uploader_uri,
+                  u.username AS uploader_username, u.name AS uploader_name, v.created_at
+           FROM file_versions v JOIN files f ON f.id = v.file_id
+           JOIN actors u ON u.id = coalesce(v.uploader_id, f.uploader_id)
+           WHERE v.file_id = $1 ORDER BY v.version DESC""",
+        file_id,
+    )
+    return [ListedFile(**dict(row)) for row in rows]
 
 
 # ---------------------------------------------------------------------------- versions

@@ -54,29 +54,28 @@ group, not the author), 404 (no such post, or someone else's draft).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
-from quart import Blueprint, Response, redirect, render_template, request
+from quart import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from federatie.activitypub.articles import page_url, plain_text, render_content, shorten
+from federatie.activitypub.articles import page_url
 from federatie.activitypub.collections import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
 )
-from federatie.activitypub.html import sanitize_html
 from federatie.domain.actors import ActorType, LocalActor
 from federatie.errors import BadRequest, Gone, UnsupportedMediaType
 from federatie.runtime import current_runtime
 from federatie.services.blogs import BlogService
 from federatie.storage import blogs as blogs_sql
-from federatie.storage.blogs import BlogPost, Comment
+from federatie.storage.blogs import BlogPost
 from federatie.web.auth import authorized_fetch, bearer_person, require_owner
 from federatie.web.collections import paged_collection
 from federatie.web.federation import readable_local_object
 from federatie.web.responses import json_response, wants_activitypub
+from federatie.web.ui import blogs as blog_pages
 
 blueprint = Blueprint("blogs", __name__)
 
@@ -178,30 +177,7 @@ async def read_post(key: str) -> Response | WerkzeugResponse:
     service = _service()
     if _wants_json():
         return json_response(service.view(await service.get(await bearer_person(), key)))
-    viewer = await _optional_person()
-    try:
-        page = await service.page(key, viewer)
-    except Gone:
-        html = await render_template(
-            "message.html", title="Verwijderd", message="Dit bericht is verwijderd."
-        )
-        return _html(html, 410)
-    article = page.article
-    html = await render_template(
-        "blog_post.html",
-        post=page.post,
-        draft=page.post.draft,
-        title=article.get("name") or page.post.fields.title,
-        content=sanitize_html(str(article.get("content") or "")),
-        published=_when(article.get("published")),
-        updated=_when(article.get("updated")),
-        tags=[t for t in article.get("tag") or [] if isinstance(t, dict)],
-        attachments=[a for a in article.get("attachment") or [] if isinstance(a, dict)],
-        comments=_thread(page.post.uri, page.comments),
-        comment_count=sum(1 for c in page.comments if not c.deleted),
-        url=page_url(runtime.config.base_url, key),
-    )
-    return _html(html)
+    return await blog_pages.post_page(key, await _optional_person())
 
 
 @blueprint.get("/users/<name>/blog")
@@ -252,12 +228,6 @@ async def replies(key: str) -> Response:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _html(html: str, status: int = 200) -> Response:
-    response = Response(html, status=status, content_type="text/html; charset=utf-8")
-    response.headers["Vary"] = "Accept"
-    return response
-
-
 def _list_args() -> tuple[int | None, int]:
     try:
         max_id = int(request.args["max_id"]) if "max_id" in request.args else None
@@ -282,63 +252,4 @@ def _list_json(posts: list[BlogPost], path: str, limit: int) -> Response:
 
 
 async def _list_html(posts: list[BlogPost], owner: LocalActor, path: str, limit: int) -> Response:
-    base = current_runtime().config.base_url
-    items = [
-        {
-            "title": post.fields.title,
-            "url": page_url(base, post.key),
-            "published": _when(post.published_at),
-            "summary": post.fields.summary
-            or shorten(plain_text(render_content(post.fields.content, post.fields.source_type))),
-            "author": post.author_name or post.author_username,
-        }
-        for post in posts
-    ]
-    html = await render_template(
-        "blog_list.html",
-        owner=owner,
-        group=owner.type is ActorType.GROUP,
-        posts=items,
-        next_url=_next_url(posts, path, limit),
-    )
-    return _html(html)
-
-
-def _when(value: Any) -> str | None:
-    """A date for people: `2025-03-12 14:03 UTC`."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _thread(root: str, comments: list[Comment]) -> list[dict[str, Any]]:
-    """The comments as a tree under `root`, each level oldest first."""
-    nodes: dict[str, dict[str, Any]] = {}
-    for comment in comments:
-        document = comment.document
-        url = document.get("url")
-        nodes[comment.uri] = {
-            "uri": comment.uri,
-            "url": url if isinstance(url, str) else comment.uri,
-            "deleted": comment.deleted,
-            "author": comment.author_name or comment.author_handle,
-            "author_uri": comment.author_uri,
-            "handle": comment.author_handle,
-            "published": _when(comment.published),
-            "datetime": comment.published.isoformat(),
-            "content": "" if comment.deleted else sanitize_html(str(document.get("content") or "")),
-            "children": [],
-        }
-    top: list[dict[str, Any]] = []
-    for comment in comments:
-        node = nodes[comment.uri]
-        if comment.in_reply_to == root:
-            top.append(node)
-        elif comment.in_reply_to in nodes:
-            nodes[comment.in_reply_to]["children"].append(node)
-    return top
+    return await blog_pages.blog_list_page(owner, posts, _next_url(posts, path, limit))

@@ -48,7 +48,7 @@ from federatie.runtime import Runtime, current_runtime
 from federatie.storage.files import FileRow, FolderFilter
 from federatie.web.auth import authorized_fetch, bearer_person, request_signer
 from federatie.web.federation import readable
-from federatie.web.responses import activity_response, json_response
+from federatie.web.responses import activity_response, json_response, wants_html
 
 blueprint = Blueprint("files", __name__)
 
@@ -58,7 +58,11 @@ FORM_OVERHEAD = 1024 * 1024
 _FIELD_BYTES = 64 * 1024
 _FORM_PARTS = 16
 _UPLOAD_SECONDS = 600
-_UPLOAD_PATH = re.compile(r"^/(?:users|groups)/[^/]+/files/?$|^/files/[0-9a-f]{24}/?$")
+_UPLOAD_PATH = re.compile(
+    r"^/(?:users|groups)/[^/]+/files(?:/upload)?/?$|^/files/[0-9a-f]{24}(?:/upload)?/?$"
+    r"|^/settings/profile/avatar$"
+    r"|^/api/v[12]/media/?$"  # the Mastodon API's media uploads (web/mastodon/media.py)
+)
 _YEAR = 365 * 24 * 3600
 
 
@@ -264,14 +268,27 @@ def _folder_document(space: LocalActor, key: str, name: str, total: int) -> dict
 
 @blueprint.get("/<any(users, groups):segment>/<name>/files")
 async def files_collection(segment: str, name: str) -> Response:
-    """Every file of the space as an OrderedCollection of Documents, newest first."""
+    """Every file of the space as an OrderedCollection of Documents, newest first; browsers
+    get the folder browser."""
+    if wants_html():
+        return await _space_page(segment, name, None)
     return await _documents(segment, name, "all", None)
 
 
 @blueprint.get("/<any(users, groups):segment>/<name>/folders/<key>")
 async def folder_collection(segment: str, name: str, key: str) -> Response:
     """The files in one folder; `root` is the files in no folder."""
+    if wants_html():
+        return await _space_page(segment, name, None if key == "root" else key)
     return await _documents(segment, name, "root" if key == "root" else None, key)
+
+
+async def _space_page(segment: str, name: str, folder_key: str | None) -> Response:
+    # Imported here: the web pages import this module (read_upload), and it is loaded first.
+    from federatie.web.ui.files import space_page
+
+    space = await current_runtime().actors.get(name, _TYPES[segment])
+    return await space_page(space, folder_key)
 
 
 async def _documents(
@@ -333,7 +350,7 @@ async def download(key: str, number: int | None = None) -> Response:
     runtime = current_runtime()
     file, version = await runtime.files.find(key, local=True, version=number)
     await _authorize_file(runtime, file)
-    return await _serve(
+    return await serve_blob(
         runtime,
         digest=version.sha256,
         size=version.size,
@@ -393,7 +410,7 @@ async def remote_download(key: str) -> Response:
             response.headers["Location"] = version.url
             return response
         raise NotFound("this file is not cached here")
-    return await _serve(
+    return await serve_blob(
         runtime,
         digest=version.sha256,
         size=version.size,
@@ -419,7 +436,7 @@ async def _serve_thumbnail(
     if not version.thumbnail_sha256 or not version.thumbnail_media_type:
         raise NotFound("this file has no thumbnail")
     blob = await runtime.files.blobs.open(version.thumbnail_sha256)
-    return await _serve(
+    return await serve_blob(
         runtime,
         digest=version.thumbnail_sha256,
         size=blob.size,
@@ -439,10 +456,16 @@ async def _optional_bearer() -> LocalActor | None:
 
 async def _authorize_file(runtime: Runtime, file: FileRow) -> None:
     """Public files to anyone; others to a person allowed by the file service (members,
-    staff, the uploader), or for our own files to a signed fetch that `readable` admits."""
+    staff, the uploader) by bearer token or by the web session, or for our own files to a
+    signed fetch that `readable` admits."""
     if file.public:
         return
     person = await _optional_bearer()
+    if person is None:
+        from federatie.web.ui.session import current_viewer  # as above: loaded after this
+
+        viewer = await current_viewer()
+        person = viewer.person if viewer else None
     if person is not None:
         if await runtime.files.may_read(person, file):
             return
@@ -455,7 +478,7 @@ async def _authorize_file(runtime: Runtime, file: FileRow) -> None:
     raise NotFound("no such file")
 
 
-async def _serve(
+async def serve_blob(
     runtime: Runtime,
     *,
     digest: str,
