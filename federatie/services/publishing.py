@@ -36,6 +36,8 @@ _OBJECT_FIELDS = (
     "name",
     "summary",
     "content",
+    "contentMap",
+    "source",
     "mediaType",
     "inReplyTo",
     "tag",
@@ -131,6 +133,16 @@ class Publisher:
         for field in _TEXT_FIELDS:
             if isinstance(obj.get(field), str):
                 obj[field] = sanitize_html(obj[field])
+        if "contentMap" in obj:  # the content per language (Mastodon: the status's language)
+            languages = obj["contentMap"] if isinstance(obj["contentMap"], dict) else {}
+            obj["contentMap"] = {
+                str(lang): sanitize_html(text)
+                for lang, text in languages.items()
+                if isinstance(text, str)
+            }
+        source = obj.get("source")  # what the author wrote (section 3.3), for editing later
+        if not (isinstance(source, dict) and isinstance(source.get("content"), str)):
+            obj.pop("source", None)
         addressing = _addressing(submitted) or _addressing(raw)
         obj.update(addressing)
         obj["id"] = self._new_id("object")

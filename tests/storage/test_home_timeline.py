@@ -191,8 +191,11 @@ async def test_the_plan_stays_on_indexes(instance: Instance, anna: int) -> None:
     nodes = list(_nodes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]))
     scans = {(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in nodes}
     assert ("Seq Scan", "objects", None) not in scans, scans
-    used = {index for _, _, index in scans}
-    assert {"objects_group", "objects_author"} <= used, scans
+    # The groups' and the authors' objects are each found through an index on that column
+    # (which index exactly is the planner's choice among those that lead with it).
+    used = {index for _, _, index in scans if index}
+    assert any(i.startswith("objects_group") for i in used), scans
+    assert any(i.startswith("objects_author") for i in used), scans
 
 
 def _nodes(node: dict[str, Any]) -> Any:

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from federatie.activitypub.html import sanitize_html
 from federatie.activitypub.normalize import id_of, normalize
-from federatie.activitypub.uris import same_origin
+from federatie.activitypub.uris import host_of, same_origin
 from federatie.errors import Forbidden, Unprocessable
 from federatie.federation.delivery import addressees
 from federatie.federation.handlers.common import Activity, require_same_origin
 from federatie.federation.handlers.files import forgets_files, remembers_files
 from federatie.federation.remote_actors import ACTOR_TYPES
+from federatie.services import notifications
 from federatie.services.publishing import OBJECT_TYPES, is_public
 from federatie.storage import activities as sql
 from federatie.storage import follows as follows_sql
@@ -101,6 +102,7 @@ async def create(rt: Runtime, activity: Activity) -> str:
             await rt.groups.check_member(conn, group, activity.actor)
     raw = embedded if embedded is not None else await rt.fetch_object(object_id)
     outcome = await store_remote_object(rt, raw, expected_actor=activity.actor)
+    await notifications.post_stored(rt, object_id)
     return await relay_to_group(rt, activity) or outcome
 
 
@@ -123,6 +125,8 @@ async def update(rt: Runtime, activity: Activity) -> str:
     if embedded.get("type") in ACTOR_TYPES or object_id == activity.actor:
         if object_id != activity.actor:
             raise Forbidden("an actor can only update itself")
+        if host_of(activity.actor) == rt.config.domain:
+            return "ignored: a local actor"  # a profile edit handed to local followers
         await rt.remote.get(activity.actor, refresh=True)  # refetch, never trust the copy
         return "actor refreshed"
     async with rt.pool.acquire() as conn:

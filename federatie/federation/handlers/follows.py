@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from federatie.activitypub.normalize import id_of
 from federatie.errors import Forbidden
 from federatie.federation.handlers.common import Activity
+from federatie.services import notifications
 from federatie.services.groups import is_banned
 from federatie.storage import activities as sql
 from federatie.storage import actors as actors_sql
@@ -33,10 +34,11 @@ async def follow(rt: Runtime, activity: Activity) -> str:
         state = "pending" if target.manually_approves_followers else "accepted"
         current = await follows_sql.select_follow_state(conn, follower_id, target.id)
         await follows_sql.upsert_follow(conn, follower_id, target.id, state, activity.id)
-        if current == "accepted" or state == "accepted":
+        accepted = current == "accepted" or state == "accepted"
+        if accepted:
             await rt.publisher.respond_to_follow(conn, target, activity.raw, accept=True)
-            return "accepted"
-    return "pending approval"
+    await notifications.followed(rt, follower_id, target.id, pending=not accepted)
+    return "accepted" if accepted else "pending approval"
 
 
 async def _our_follow(rt: Runtime, activity: Activity) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ from federatie.activitypub.uris import same_origin
 from federatie.errors import Forbidden, Unprocessable
 from federatie.federation.handlers.common import Activity
 from federatie.federation.handlers.content import relay_to_group, store_remote_object
+from federatie.services import notifications
 from federatie.services.groups import RELAYED_TYPES, group_candidates
 from federatie.storage import activities as sql
 from federatie.storage import follows as follows_sql
@@ -36,7 +37,9 @@ async def _store_reaction(rt: Runtime, activity: Activity) -> bool:
 async def like(rt: Runtime, activity: Activity) -> str:
     if activity.object_id is None:
         raise Unprocessable("Like without an object")
-    if not await _store_reaction(rt, activity):
+    stored = await _store_reaction(rt, activity)  # ours are stored when published
+    await notifications.liked(rt, activity.actor, activity.object_id)
+    if not stored:
         return "duplicate"
     return await relay_to_group(rt, activity) or "liked"
 
@@ -60,7 +63,9 @@ async def announce(rt: Runtime, activity: Activity) -> str:
             await store_remote_object(rt, embedded, expected_actor=None)
         else:
             await store_remote_object(rt, await rt.fetch_object(object_id), expected_actor=None)
-    return "announced" if await _store_reaction(rt, activity) else "duplicate"
+    stored = await _store_reaction(rt, activity)
+    await notifications.announced(rt, activity.actor, object_id)
+    return "announced" if stored else "duplicate"
 
 
 async def _relayed_by_group(rt: Runtime, activity: Activity, inner: dict[str, Any]) -> str:
