@@ -52,17 +52,22 @@ def ordered_collection(uri: str, total: int) -> dict[str, Any]:
 
 
 def ordered_collection_page(
-    uri: str, total: int, page: PageRequest, items: Sequence[tuple[int, Any]]
+    uri: str, total: int | None, page: PageRequest, items: Sequence[tuple[int, Any]]
 ) -> dict[str, Any]:
-    """A page of (cursor, item) pairs, newest first, with `next` and `prev` links."""
+    """A page of (cursor, item) pairs, newest first, with `next` and `prev` links.
+
+    `totalItems` only when `total` is given: the collection itself carries it, and a page
+    need not (Mastodon's pages do not), which spares a count of the whole collection on
+    every page served."""
     doc: dict[str, Any] = {
         "@context": AS_CONTEXT,
         "id": _page_uri(uri, page),
         "type": "OrderedCollectionPage",
         "partOf": uri,
-        "totalItems": total,
         "orderedItems": [item for _, item in items],
     }
+    if total is not None:
+        doc["totalItems"] = total
     if items and len(items) >= page.limit:
         doc["next"] = f"{uri}?max_id={items[-1][0]}"
     if items and (page.max_id is not None or page.min_id is not None):

@@ -74,8 +74,9 @@ def csrf_token() -> str:
     return token
 
 
-def remember_csrf_token(response: Response) -> Response:
-    """After any page that used the token: keep it in the visitor's cookie."""
+async def remember_csrf_token(response: Response) -> Response:
+    """After any page that used the token: keep it in the visitor's cookie. (Async: Quart
+    runs a plain function hook in a thread, a hop of every request through the executor.)"""
     token = g.get("csrf_token")
     if token and request.cookies.get(csrf_cookie_name()) != token:
         set_cookie(response, csrf_cookie_name(), token, int(SESSION_LIFETIME.total_seconds()))
