@@ -10,7 +10,18 @@ from quart import Quart
 from federatie.config import Config
 from federatie.errors import ConfigError
 from federatie.runtime import EXTENSION_KEY, Runtime, build_runtime
-from federatie.web import actors, blogs, federation, files, groups, health, metrics, ui, wellknown
+from federatie.web import (
+    actors,
+    blogs,
+    federation,
+    files,
+    groups,
+    health,
+    mastodon,
+    metrics,
+    ui,
+    wellknown,
+)
 from federatie.web.errors import register_error_handlers
 
 
@@ -31,6 +42,7 @@ def create_app(config: Config) -> Quart:
     for module in (health, wellknown, actors, federation, groups, blogs, files):
         app.register_blueprint(module.blueprint)
     ui.register(app)  # the web pages: sessions, CSRF, languages
+    mastodon.register(app)  # the Mastodon client API and OAuth 2, for fediverse apps
     worker_stop = asyncio.Event()
     worker_task: list[asyncio.Task[None]] = []
 

@@ -7,6 +7,7 @@ editing it. Every check happens here, at start-up, and a failure names the setti
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -35,6 +36,11 @@ class FederationMode(StrEnum):
     OPEN = "open"
     BLOCKLIST = "blocklist"
     ALLOWLIST = "allowlist"
+
+
+class FileStore(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,43 @@ SETTINGS: tuple[Setting, ...] = (
         "characters). Unset: `/metrics` answers 404.",
         secret=True,
     ),
+    Setting(
+        "FEDERATIE_FILE_STORE",
+        "local",
+        "Where file bytes live: `local` (`<data dir>/files`) or `s3` (a bucket of an "
+        "S3-compatible object store, set with the `FEDERATIE_S3_*` settings).",
+    ),
+    Setting(
+        "FEDERATIE_S3_ENDPOINT",
+        None,
+        "URL of the S3 API (`https://minio.internal:9000`). Unset: AWS S3 in "
+        "`FEDERATIE_S3_REGION`. Only with `FEDERATIE_FILE_STORE=s3`, as are the next four.",
+    ),
+    Setting("FEDERATIE_S3_BUCKET", None, "Bucket that holds the files; it must exist. Required."),
+    Setting(
+        "FEDERATIE_S3_REGION",
+        "us-east-1",
+        "Region the requests are signed for (most servers other than AWS accept any).",
+    ),
+    Setting(
+        "FEDERATIE_S3_ACCESS_KEY",
+        None,
+        "Access key id. Unset together with the secret key: the AWS default credentials "
+        "(`AWS_*` variables, a pod's or instance's role).",
+        secret=True,
+    ),
+    Setting(
+        "FEDERATIE_S3_SECRET_KEY",
+        None,
+        "Secret access key, with `FEDERATIE_S3_ACCESS_KEY`.",
+        secret=True,
+    ),
+    Setting(
+        "FEDERATIE_API_RATE_LIMIT",
+        "300",
+        "Mastodon client API requests allowed per 5 minutes per token, or per address without "
+        "one (429 above; Mastodon: 300).",
+    ),
 )
 
 
@@ -165,6 +208,17 @@ class Secret:
         return "Secret('***')"
 
     __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """The bucket that holds the files when FEDERATIE_FILE_STORE is s3."""
+
+    bucket: str
+    region: str
+    endpoint: str | None  # None: AWS S3 in `region`
+    access_key: Secret | None  # both None: the AWS default credential chain
+    secret_key: Secret | None
 
 
 @dataclass(frozen=True)
@@ -190,6 +244,8 @@ class Config:
     group_quota_bytes: int
     cache_remote_files_bytes: int
     metrics_token: Secret | None = None
+    s3: S3Config | None = None  # None: files on local disk
+    api_rate_limit: int = 300
 
     @property
     def development(self) -> bool:
@@ -236,8 +292,34 @@ class Config:
             "FEDERATIE_GROUP_QUOTA_BYTES": str(self.group_quota_bytes),
             "FEDERATIE_CACHE_REMOTE_FILES_BYTES": str(self.cache_remote_files_bytes),
             "FEDERATIE_METRICS_TOKEN": "***" if self.metrics_token else "(unset: no /metrics)",
+            **_describe_s3(self.s3),
+            "FEDERATIE_API_RATE_LIMIT": str(self.api_rate_limit),
         }
         return [(s.env, shown[s.env]) for s in SETTINGS]
+
+
+def _describe_s3(s3: S3Config | None) -> dict[str, str]:
+    if s3 is None:
+        unused = "(unused: local file store)"
+        return {"FEDERATIE_FILE_STORE": FileStore.LOCAL.value} | {
+            name: unused
+            for name in (
+                "FEDERATIE_S3_ENDPOINT",
+                "FEDERATIE_S3_BUCKET",
+                "FEDERATIE_S3_REGION",
+                "FEDERATIE_S3_ACCESS_KEY",
+                "FEDERATIE_S3_SECRET_KEY",
+            )
+        }
+    default_credentials = "(AWS default credentials)"
+    return {
+        "FEDERATIE_FILE_STORE": FileStore.S3.value,
+        "FEDERATIE_S3_ENDPOINT": s3.endpoint or f"(AWS S3 in {s3.region})",
+        "FEDERATIE_S3_BUCKET": s3.bucket,
+        "FEDERATIE_S3_REGION": s3.region,
+        "FEDERATIE_S3_ACCESS_KEY": "***" if s3.access_key else default_credentials,
+        "FEDERATIE_S3_SECRET_KEY": "***" if s3.secret_key else default_credentials,
+    }
 
 
 def mask_url(url: str) -> str:
@@ -321,6 +403,8 @@ def _build(raw: Mapping[str, str | None]) -> Config:
         group_quota_bytes=_int(raw, "FEDERATIE_GROUP_QUOTA_BYTES", minimum=0),
         cache_remote_files_bytes=_int(raw, "FEDERATIE_CACHE_REMOTE_FILES_BYTES", minimum=0),
         metrics_token=_token(raw, "FEDERATIE_METRICS_TOKEN"),
+        s3=_s3(raw),
+        api_rate_limit=_int(raw, "FEDERATIE_API_RATE_LIMIT", minimum=1),
     )
 
 
@@ -347,6 +431,66 @@ def _domain(value: str | None, env: Environment) -> str:
     if env is Environment.PRODUCTION and loopback:
         raise ConfigError("FEDERATIE_DOMAIN: loopback hosts need FEDERATIE_ENV=development")
     return domain if port is None else f"{host}:{port}"
+
+
+_S3_NAMES = (
+    "FEDERATIE_S3_ENDPOINT",
+    "FEDERATIE_S3_BUCKET",
+    "FEDERATIE_S3_ACCESS_KEY",
+    "FEDERATIE_S3_SECRET_KEY",
+)
+# S3's rules for bucket names (dots allowed, as path-style requests carry them).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _s3(raw: Mapping[str, str | None]) -> S3Config | None:
+    """The object store's settings; S3 settings beside a local store are refused, since an
+    operator who set them surely meant the files to go there."""
+    values = {name: (raw.get(name) or "").strip() for name in _S3_NAMES}
+    if _enum(raw, "FEDERATIE_FILE_STORE", FileStore) is FileStore.LOCAL:
+        for name, value in values.items():
+            if value:
+                raise ConfigError(f"{name}: set, but FEDERATIE_FILE_STORE is local (set it to s3)")
+        return None
+    bucket = values["FEDERATIE_S3_BUCKET"]
+    if not bucket:
+        raise ConfigError("FEDERATIE_S3_BUCKET: required when FEDERATIE_FILE_STORE is s3")
+    if not _BUCKET.match(bucket):
+        raise ConfigError(f"FEDERATIE_S3_BUCKET: {bucket!r} is not a valid bucket name")
+    access_key, secret_key = values["FEDERATIE_S3_ACCESS_KEY"], values["FEDERATIE_S3_SECRET_KEY"]
+    if bool(access_key) != bool(secret_key):
+        missing = "FEDERATIE_S3_SECRET_KEY" if access_key else "FEDERATIE_S3_ACCESS_KEY"
+        raise ConfigError(f"{missing}: required with the other S3 key (or leave both unset)")
+    return S3Config(
+        bucket=bucket,
+        region=_text(raw, "FEDERATIE_S3_REGION"),
+        endpoint=_endpoint(values["FEDERATIE_S3_ENDPOINT"]),
+        access_key=Secret(access_key) if access_key else None,
+        secret_key=Secret(secret_key) if secret_key else None,
+    )
+
+
+def _endpoint(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    try:
+        good_port = parts.port != 0
+    except ValueError:
+        good_port = False
+    if (
+        not good_port
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ConfigError(
+            f"FEDERATIE_S3_ENDPOINT: {value!r} is not an http(s) URL of a host, with no path"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _token(raw: Mapping[str, str | None], name: str) -> Secret | None:

@@ -40,6 +40,7 @@ from federatie.jobs.queue import JobQueue
 from federatie.jobs.worker import Worker
 from federatie.metrics import Metrics
 from federatie.services.actors import ActorService
+from federatie.services.discussions import Discussions
 from federatie.services.files import FETCH_REMOTE_FILE, FileService
 from federatie.services.groups import GroupService
 from federatie.services.housekeeping import HOUSEKEEPING, Housekeeping
@@ -70,6 +71,7 @@ class Runtime:
     instance_actor: LocalActor
     publisher: Publisher = field(init=False)
     groups: GroupService = field(init=False)
+    discussions: Discussions = field(init=False)
     files: FileService = field(init=False)
     inbox: Inbox = field(init=False)
     delivery: Delivery = field(init=False)
@@ -85,6 +87,7 @@ class Runtime:
         self.housekeeping = Housekeeping(self.pool)
         self.publisher = Publisher(self)
         self.groups = GroupService(self)
+        self.discussions = Discussions(self)
         self.files = FileService(self)
         self.inbox = Inbox(self)
         self.delivery = Delivery(self)
@@ -179,10 +182,12 @@ class Runtime:
             queues=WORKER_QUEUES,
             concurrency=concurrency,
             lease=lease or timedelta(minutes=5),
+            startup=self.housekeeping.schedule,
         )
 
     async def close(self) -> None:
         await self.http.close()
+        await self.files.blobs.close()
         await self.pool.close()
 
 

@@ -15,7 +15,8 @@ async def test_housekeeping_removes_expired_rows_and_schedules_one_next_run(
         person_id = await conn.fetchval("SELECT id FROM actors WHERE username = 'anna'")
         await conn.execute(
             """INSERT INTO web_sessions (token_sha256, person_id, expires_at) VALUES
-               ('\\x01', $1, now() - interval '1 minute'), ('\\x02', $1, now() + interval '1 day')""",
+               ('\\x01', $1, now() - interval '1 minute'),
+               ('\\x02', $1, now() + interval '1 day')""",
             person_id,
         )
         await conn.execute(

@@ -216,3 +216,10 @@ async def test_next_parameter_cannot_leave_the_site(instance: Instance, web: Web
         )
         assert url == instance.url("/home") or url.startswith(instance.url("/")), url
         assert "evil" not in url
+
+
+async def test_pages_refuse_framing_and_sniffing(instance: Instance, web: WebClient) -> None:
+    async with web.session.get(instance.url("/login")) as response:
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"

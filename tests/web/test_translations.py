@@ -1,7 +1,8 @@
 """Every message of the web pages has its Dutch translation, and the catalogue files are sound.
 
 Messages are extracted the way `pybabel extract` would: `_()`, `gettext()` and `ngettext()`
-in templates (Jinja's Babel extractor) and `gettext()`/`ngettext()` in federatie/web/ui.
+in templates (Jinja's Babel extractor) and `gettext()`/`ngettext()` in federatie/web/ui and
+federatie/web/mastodon.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "federatie"
 METHODS = [
     ("templates/**.html", "jinja2.ext:babel_extract"),
     ("web/ui/**.py", "python"),
+    ("web/mastodon/**.py", "python"),  # the OAuth consent page
 ]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}

@@ -7,13 +7,28 @@ the instance's name, the CSRF token) and the page blueprints. Every page bluepri
 
 from __future__ import annotations
 
-from quart import Quart
+from quart import Quart, Response
 
-from federatie.web.ui import accounts, i18n
+from federatie.web.ui import accounts, admin, blogs, files, groups, home, i18n, profiles, remote
 from federatie.web.ui.pages import page_context
 from federatie.web.ui.session import csrf_token, remember_csrf_token
 
-BLUEPRINTS = (accounts,)
+BLUEPRINTS = (accounts, groups, remote, blogs, files, profiles, home, admin)
+
+
+async def protect_pages(response: Response) -> Response:
+    """Headers for every HTML page: no framing by other sites (clickjacking on forms such as
+    OAuth consent, RFC 6819 4.4.1.9), no MIME sniffing, no full URLs leaked to other sites."""
+    if response.mimetype == "text/html":
+        # A route with a stricter policy of its own (served files: a sandbox) keeps it.
+        for name, value in (
+            ("X-Frame-Options", "DENY"),
+            ("Content-Security-Policy", "frame-ancestors 'none'"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "same-origin"),
+        ):
+            response.headers.setdefault(name, value)
+    return response
 
 
 def register(app: Quart) -> None:
@@ -21,5 +36,6 @@ def register(app: Quart) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token  # for imported form macros too
     app.context_processor(page_context)
     app.after_request(remember_csrf_token)
+    app.after_request(protect_pages)
     for module in BLUEPRINTS:
         app.register_blueprint(module.blueprint)
