@@ -22,6 +22,7 @@ from federatie.activitypub.iris import AS_CONTEXT, AS_PUBLIC, LocalIris
 from federatie.activitypub.uris import host_of
 from federatie.blobs.store import BlobStore
 from federatie.domain.actors import GroupRole
+from federatie.domain.profiles import Profile
 from federatie.errors import BadRequest, Conflict, NotFound
 from federatie.federation.delivery import DELIVER_HOST, DELIVERY_QUEUE
 from federatie.jobs.queue import JobQueue
@@ -29,6 +30,7 @@ from federatie.services.publishing import now_iso
 from federatie.storage import activities as activities_sql
 from federatie.storage import actors as actors_sql
 from federatie.storage import follows as follows_sql
+from federatie.storage import profiles as profiles_sql
 from federatie.storage.pool import Connection, Pool
 
 # What a deleted person's password hash becomes: no password verifies against it.
@@ -176,6 +178,7 @@ class AccountService:
                 actor = None
             else:
                 actor = await actors_sql.select_local_actor(conn, person["username"])
+            fields, avatar = await profiles_sql.select_profile(conn, actor_id)
             outbox = await conn.fetch(
                 "SELECT document FROM activities WHERE actor_id = $1 AND local ORDER BY id",
                 actor_id,
@@ -246,7 +249,7 @@ class AccountService:
             "type": "Collection",
             "summary": f"Export of {person['uri']}",
             "published": now_iso(),
-            "actor": actor_document(actor, self._iris)
+            "actor": actor_document(actor, self._iris, Profile(fields, avatar))
             if actor is not None
             else {"id": person["uri"], "type": "Person", "preferredUsername": person["username"]},
             "suspended": was_suspended,

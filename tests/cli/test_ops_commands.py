@@ -251,12 +251,20 @@ async def test_export_holds_what_the_person_made_and_nothing_private_of_others(
     )
     assert received == 2
 
+    async with a.runtime.pool.acquire() as conn:
+        await conn.execute(
+            """UPDATE people SET organisation = 'Waterschap Aa', job_title = 'Adviseur'
+               WHERE actor_id = (SELECT id FROM actors WHERE username = 'alice')"""
+        )
+
     output = tmp_path / "alice.json"
     done = await arun(env_of(a), "admin", "export", "alice", "--output", str(output))
     assert done.returncode == 0, done.stderr
     text = output.read_text()
     archive = json.loads(text)
     assert archive["actor"]["id"] == alice
+    # Her profile as her actor document carries it.
+    assert "Waterschap Aa" in json.dumps(archive["actor"]["attachment"])
     contents = " ".join(str(o.get("content")) for o in archive["objects"]["orderedItems"])
     assert "alice in public" in contents and "alice to followers" in contents
     assert {a_["type"] for a_ in archive["outbox"]["orderedItems"]} >= {"Create", "Follow"}
