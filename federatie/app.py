@@ -43,6 +43,7 @@ def create_app(config: Config) -> Quart:
         app.register_blueprint(module.blueprint)
     ui.register(app)  # the web pages: sessions, CSRF, languages
     mastodon.register(app)  # the Mastodon client API and OAuth 2, for fediverse apps
+    _drop_flask_context_processors(app)
     worker_stop = asyncio.Event()
     worker_task: list[asyncio.Task[None]] = []
 
@@ -66,3 +67,13 @@ def create_app(config: Config) -> Quart:
             await runtime.close()
 
     return app
+
+
+def _drop_flask_context_processors(app: Quart) -> None:
+    """Every blueprint brings Flask's plain-function default context processor, which Quart
+    runs in a thread on each template rendered by that blueprint's routes; outside Flask's
+    contexts it returns nothing (the app's own, async, processor provides `g`, `request`
+    and `session`). Without them no page rendering waits for the executor."""
+    for name, processors in app.template_context_processors.items():
+        if name is not None:
+            processors[:] = [p for p in processors if p.__module__ != "flask.templating"]
