@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import check_accessibility, sign_in
+from browser_support import check_accessibility, sign_in
 from harness import PASSWORD, follow_state, people, settle, value
 from playwright.async_api import expect
 

@@ -9,7 +9,7 @@ import io
 import re
 from typing import Any
 
-from conftest import check_accessibility, sign_in
+from browser_support import check_accessibility, sign_in
 from harness import Instance, people, settle, value
 from PIL import Image
 from playwright.async_api import Page, expect

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import check_accessibility, sign_in
+from browser_support import check_accessibility, sign_in
 from harness import Instance, follow_state, people, settle
 from playwright.async_api import expect
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import check_accessibility
+from browser_support import check_accessibility
 from harness import PASSWORD, Instance, people
 from mastodon_support import OOB, authorize_path, call, register_app
 from playwright.async_api import expect
