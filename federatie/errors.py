@@ -87,6 +87,13 @@ class Unprocessable(FederatieError):
     code = "unprocessable"
 
 
+class TooManyRequests(FederatieError):
+    """A rate limit is reached (failed sign-ins, client API calls); try again later."""
+
+    status = 429
+    code = "rate_limited"
+
+
 class ConfigError(FederatieError):
     """Invalid configuration; the message names the setting. Stops start-up."""
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from federatie.config import RegistrationMode
 from federatie.domain.actors import LocalActor
 from federatie.domain.passwords import check_password_strength, hash_password, verify_password
-from federatie.errors import FederatieError, Forbidden, Unprocessable
+from federatie.errors import FederatieError, Forbidden, TooManyRequests, Unprocessable
 from federatie.services.actors import ActorService
 from federatie.services.instance import InstanceSettingsService
 from federatie.storage import rate_limits
@@ -32,11 +32,6 @@ MAX_FAILED_SIGNINS = 10
 # Verified against when the name is unknown, so that a wrong name costs as long as a wrong
 # password and response times do not reveal which accounts exist.
 _DUMMY_HASH = hash_password("not a password of anyone")
-
-
-class TooManyAttempts(FederatieError):
-    status = 429
-    code = "too_many_attempts"
 
 
 class SignInFailed(FederatieError):
@@ -87,14 +82,14 @@ class PeopleService:
     async def sign_in(
         self, name: str, password: str, address: str, user_agent: str | None
     ) -> str:
-        """A new session token for the person, or SignInFailed / TooManyAttempts."""
+        """A new session token for the person, or SignInFailed / TooManyRequests."""
         username = name.strip().lower()
         buckets = (f"signin:user:{username}", f"signin:address:{address}")
         async with self._pool.acquire() as conn:
             for bucket in buckets:
                 window = await rate_limits.current(conn, bucket, SIGNIN_WINDOW)
                 if window is not None and window.hits >= MAX_FAILED_SIGNINS:
-                    raise TooManyAttempts("too many failed sign-ins; try again later")
+                    raise TooManyRequests("too many failed sign-ins; try again later")
             found = await sql.select_credentials(conn, username)
         stored = found.password_hash if found else _DUMMY_HASH
         valid = await asyncio.to_thread(verify_password, password, stored)

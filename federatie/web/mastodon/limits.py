@@ -12,18 +12,13 @@ from datetime import timedelta
 
 from quart import Quart, Response, g, request
 
-from federatie.errors import FederatieError
+from federatie.errors import TooManyRequests
 from federatie.runtime import current_runtime
 from federatie.storage import rate_limits
 from federatie.web.mastodon.entities.account import iso_time
 
 WINDOW = timedelta(minutes=5)
 API_PREFIXES = ("/api/v1/", "/api/v2/")
-
-
-class RateLimited(FederatieError):
-    status = 429
-    code = "rate_limited"
 
 
 def _bucket() -> str:
@@ -41,7 +36,7 @@ async def _count() -> None:
         window = await rate_limits.hit(conn, _bucket(), WINDOW)
     g.api_rate_window = window
     if window.hits > runtime.config.api_rate_limit:
-        raise RateLimited("Too many requests")
+        raise TooManyRequests("Too many requests")
 
 
 async def _headers(response: Response) -> Response:

@@ -6,9 +6,9 @@ from quart import Response, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from federatie.config import RegistrationMode
-from federatie.errors import Conflict, Forbidden, Unprocessable
+from federatie.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from federatie.runtime import current_runtime
-from federatie.services.people import AwaitingApproval, SignInFailed, TooManyAttempts
+from federatie.services.people import AwaitingApproval, SignInFailed
 from federatie.web.ui.i18n import LANGUAGE_COOKIE, LOCALES, gettext
 from federatie.web.ui.pages import redirect_with_notice, render_page, safe_next
 from federatie.web.ui.session import (
@@ -54,7 +54,7 @@ async def sign_in() -> Response | WerkzeugResponse:
             token = await runtime.people.sign_in(
                 name, password, request.remote_addr or "", request.headers.get("User-Agent")
             )
-        except TooManyAttempts:
+        except TooManyRequests:
             errors["username"] = gettext(
                 "Too many failed attempts. Wait a quarter of an hour and try again."
             )
