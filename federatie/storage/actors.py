@@ -264,8 +264,7 @@ async def select_group_directory(
         """SELECT a.username, a.name, g.kind, g.themes,
                   (SELECT o.username FROM group_roles r JOIN actors o ON o.id = r.actor_id
                    WHERE r.group_id = a.id AND r.role = 'owner') AS owner,
-                  (SELECT count(*) FROM follows f
-                   WHERE f.followed_id = a.id AND f.state = 'accepted') AS members
+                  (SELECT s.followers FROM actor_stats s WHERE s.actor_id = a.id) AS members
            FROM actors a JOIN groups g ON g.actor_id = a.id
            -- `type` is implied by the join, but said so that actors_local_groups serves it.
            WHERE a.local AND a.type = 'Group' AND a.suspended_at IS NULL

@@ -10,12 +10,12 @@ Direction = Literal["followers", "following"]
 
 
 async def count_follows(conn: Connection, actor_id: int, direction: Direction) -> int:
-    column = "followed_id" if direction == "followers" else "follower_id"
-    count: int = await conn.fetchval(
-        f"SELECT count(*) FROM follows WHERE {column} = $1 AND state = 'accepted'",
-        actor_id,
+    """Accepted follows of (followers) or by (following) the actor, as actor_stats keeps
+    them (migration 0012)."""
+    count: int | None = await conn.fetchval(
+        f"SELECT {direction} FROM actor_stats WHERE actor_id = $1", actor_id
     )
-    return count
+    return count or 0
 
 
 async def select_follow_page(

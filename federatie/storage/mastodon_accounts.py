@@ -12,6 +12,7 @@ from federatie.domain.profiles import Avatar
 from federatie.storage.pool import Connection
 
 # Objects that show as statuses (a blog Article too); replies and group posts count as well.
+# The SQL function counts_as_status (migration 0012) holds the same list.
 STATUS_TYPES = ("Note", "Article", "Page", "Question")
 
 
@@ -41,18 +42,13 @@ class AccountRow:
 _ACCOUNT_SELECT = """
     SELECT a.id, a.uri, a.url, a.type, a.local, a.username, a.host, a.name, a.summary,
            a.manually_approves_followers, a.created_at, a.document,
-           (SELECT count(*) FROM follows f WHERE f.followed_id = a.id
-              AND f.state = 'accepted') AS followers_count,
-           (SELECT count(*) FROM follows f WHERE f.follower_id = a.id
-              AND f.state = 'accepted') AS following_count,
-           s.statuses_count, s.last_status_at, v.sha256 AS avatar_sha256,
-           v.media_type AS avatar_media_type, v.width AS avatar_width, v.height AS avatar_height
+           coalesce(s.followers, 0) AS followers_count,
+           coalesce(s.following, 0) AS following_count,
+           coalesce(s.statuses, 0) AS statuses_count, s.last_status_at,
+           v.sha256 AS avatar_sha256, v.media_type AS avatar_media_type,
+           v.width AS avatar_width, v.height AS avatar_height
     FROM actors a LEFT JOIN avatars v ON v.person_id = a.id
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS statuses_count, max(o.published) AS last_status_at
-        FROM objects o WHERE o.author_id = a.id AND o.deleted_at IS NULL
-          AND o.type = ANY($2::text[])
-    ) s
+    LEFT JOIN actor_stats s ON s.actor_id = a.id
 """
 
 
@@ -78,7 +74,6 @@ async def select_accounts(conn: Connection, actor_ids: Sequence[int]) -> dict[in
         + """ WHERE a.id = ANY($1::bigint[]) AND a.suspended_at IS NULL
               AND a.type <> 'Organization'""",
         list(set(actor_ids)),
-        list(STATUS_TYPES),
     )
     return {row["id"]: _account(row) for row in rows}
 
