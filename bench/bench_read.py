@@ -201,9 +201,11 @@ def listening_socket(port: int) -> socket.socket:
     return sock
 
 
-def _serve_instance(conn: Connection, database_url: str, data_dir: str, port: int) -> None:
+def _serve_instance(
+    conn: Connection, database_url: str, data_dir: str, cache_seconds: int, port: int
+) -> None:
     """Child process: one Federatie instance as the tests start it, until told to stop
-    (on `port`, or any free one when 0)."""
+    (on `port`, or any free one when 0), with the public cache kept `cache_seconds`."""
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("hypercorn").setLevel(logging.ERROR)
 
@@ -215,6 +217,8 @@ def _serve_instance(conn: Connection, database_url: str, data_dir: str, port: in
             # wrk sends thousands of client-API calls with one token: count them (the
             # counting is part of the cost), but do not refuse them.
             "FEDERATIE_API_RATE_LIMIT": "100000000",
+            # The harness turns it off for tests; a server runs with it (default 5).
+            "FEDERATIE_PUBLIC_CACHE_SECONDS": str(cache_seconds),
         }
         sock = listening_socket(port)
         instance = await harness.start_instance(
@@ -473,13 +477,8 @@ async def endpoints(
 async def home_timeline_target(
     conn: asyncpg.Connection, session: aiohttp.ClientSession, base_url: str
 ) -> Endpoint | None:
-    """HOOK for the client API's home timeline (GET /api/v1/timelines/home, being built).
-
-    Measured as `home_timeline` once the route exists: a bearer token of the most-followed
-    seeded person (who is in the largest groups). Until then None (the route answers 404).
-    If the API stores its tokens elsewhere than `api_tokens` (OAuth, migration 0008), make
-    the token here the way it does.
-    """
+    """The client API's home timeline (GET /api/v1/timelines/home) with a bearer token of
+    the seeded person who follows most (people and groups). None if the route answers 404."""
     token = secrets.token_urlsafe(32)
     person = await conn.fetchval(
         """SELECT a.id FROM actors a JOIN people p ON p.actor_id = a.id
@@ -624,7 +623,12 @@ async def run_phase(
     data_dir = directory / phase.name
     data_dir.mkdir()
     web = await Servers.start(
-        args.web_processes, port, _serve_instance, database_url, str(data_dir)
+        args.web_processes,
+        port,
+        _serve_instance,
+        database_url,
+        str(data_dir),
+        args.public_cache_seconds,
     )
     figures: dict[str, Any] = {"scale": phase.scale}
     bare: Servers | None = None
@@ -715,6 +719,7 @@ async def run(args: argparse.Namespace, cluster: Any, directory: Path) -> dict[s
         "seconds": args.seconds,
         "rounds": args.rounds,
         "web_processes": args.web_processes,
+        "public_cache_seconds": args.public_cache_seconds,
     }
     for phase in phases:
         result = await run_phase(args, wrk, cluster, directory, phase)
@@ -743,6 +748,12 @@ def main() -> None:
         type=int,
         default=1,
         help="instances (and bare apps) sharing the port, as `serve --workers N` (default 1)",
+    )
+    parser.add_argument(
+        "--public-cache-seconds",
+        type=int,
+        default=5,
+        help="FEDERATIE_PUBLIC_CACHE_SECONDS of the instance (default 5, the server's; 0: off)",
     )
     parser.add_argument("--no-small", action="store_true", help="skip the small instance")
     parser.add_argument(

@@ -19,6 +19,7 @@ from federatie.web import (
     health,
     mastodon,
     metrics,
+    public_cache,
     ui,
     wellknown,
 )
@@ -44,6 +45,7 @@ def create_app(config: Config) -> Quart:
     ui.register(app)  # the web pages: sessions, CSRF, languages
     mastodon.register(app)  # the Mastodon client API and OAuth 2, for fediverse apps
     _drop_flask_context_processors(app)
+    public_cache.install(app, config.public_cache_seconds)
     worker_stop = asyncio.Event()
     worker_task: list[asyncio.Task[None]] = []
 

@@ -192,6 +192,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Mastodon client API requests allowed per 5 minutes per token, or per address without "
         "one (429 above; Mastodon: 300).",
     ),
+    Setting(
+        "FEDERATIE_PUBLIC_CACHE_SECONDS",
+        "5",
+        "Seconds each web process keeps answers that are alike for every anonymous reader "
+        "(WebFinger, actor documents, outbox pages, group pages when not signed in); 0: off.",
+    ),
 )
 
 
@@ -246,6 +252,7 @@ class Config:
     metrics_token: Secret | None = None
     s3: S3Config | None = None  # None: files on local disk
     api_rate_limit: int = 300
+    public_cache_seconds: int = 5
 
     @property
     def development(self) -> bool:
@@ -294,6 +301,7 @@ class Config:
             "FEDERATIE_METRICS_TOKEN": "***" if self.metrics_token else "(unset: no /metrics)",
             **_describe_s3(self.s3),
             "FEDERATIE_API_RATE_LIMIT": str(self.api_rate_limit),
+            "FEDERATIE_PUBLIC_CACHE_SECONDS": str(self.public_cache_seconds),
         }
         return [(s.env, shown[s.env]) for s in SETTINGS]
 
@@ -405,6 +413,7 @@ def _build(raw: Mapping[str, str | None]) -> Config:
         metrics_token=_token(raw, "FEDERATIE_METRICS_TOKEN"),
         s3=_s3(raw),
         api_rate_limit=_int(raw, "FEDERATIE_API_RATE_LIMIT", minimum=1),
+        public_cache_seconds=_int(raw, "FEDERATIE_PUBLIC_CACHE_SECONDS", minimum=0),
     )
 
 

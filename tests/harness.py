@@ -193,6 +193,8 @@ def instance_config(database_url: str, port: int, data_dir: Path, **overrides: s
         # Tests run jobs explicitly with `drain`/`settle`, so that nothing depends on timing.
         "FEDERATIE_INPROCESS_WORKER": "false",
         "FEDERATIE_DB_POOL_SIZE": "20",  # room for 9 concurrent jobs when draining
+        # Tests read their own writes at once; tests/web/test_public_cache.py turns it on.
+        "FEDERATIE_PUBLIC_CACHE_SECONDS": "0",
         **overrides,
     }
     return load_config(environ)

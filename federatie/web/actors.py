@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, render_template
+from quart import Blueprint, Response, render_template, request
 
 from federatie.activitypub.actors import actor_document
 from federatie.activitypub.collections import (
@@ -17,8 +17,10 @@ from federatie.storage.follows import Direction
 from federatie.web.auth import authorized_fetch
 from federatie.web.collections import paged_collection
 from federatie.web.federation import readable
-from federatie.web.responses import activity_response, wants_activitypub
+from federatie.web.public_cache import public_cache
+from federatie.web.responses import activity_media_type, activity_response, wants_activitypub
 from federatie.web.ui.groups import group_page
+from federatie.web.ui.pages import alike_for_visitors
 from federatie.web.ui.profiles import profile_page
 
 blueprint = Blueprint("actors", __name__)
@@ -26,7 +28,7 @@ blueprint = Blueprint("actors", __name__)
 _TYPES = {"users": ActorType.PERSON, "groups": ActorType.GROUP}
 
 
-async def _actor_response(actor: LocalActor) -> Response | str:
+async def _actor_response(actor: LocalActor) -> Response:
     runtime = current_runtime()
     if wants_activitypub():
         if actor.type is ActorType.PERSON:
@@ -50,8 +52,13 @@ async def instance_actor() -> Response | str:
 
 
 @blueprint.get("/<any(users, groups):segment>/<name>")
-async def actor(segment: str, name: str) -> Response | str:
-    return await _actor_response(await current_runtime().actors.get(name, _TYPES[segment]))
+async def actor(segment: str, name: str) -> Response:
+    async def render() -> Response:
+        return await _actor_response(await current_runtime().actors.get(name, _TYPES[segment]))
+
+    if wants_activitypub():
+        return await public_cache().answer(("actor", request.path, activity_media_type()), render)
+    return await alike_for_visitors(render)
 
 
 @blueprint.get("/<any(users, groups):segment>/<name>/<any(followers, following):direction>")

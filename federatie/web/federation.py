@@ -14,7 +14,8 @@ from federatie.storage import activities as sql
 from federatie.storage.pool import Connection
 from federatie.web.auth import authorized_fetch, raw_target, request_headers, require_owner
 from federatie.web.collections import paged_collection
-from federatie.web.responses import activity_response, json_response
+from federatie.web.public_cache import public_cache
+from federatie.web.responses import activity_media_type, activity_response, json_response
 
 blueprint = Blueprint("federation", __name__)
 
@@ -73,11 +74,15 @@ async def read_outbox(segment: str, name: str) -> Response:
     runtime = current_runtime()
     actor = await _local(segment, name)
     await authorized_fetch()
-    return await paged_collection(
-        runtime.iris.outbox(actor.uri),
-        lambda conn: sql.count_outbox(conn, actor.id),
-        lambda conn, page: sql.select_outbox_page(
-            conn, actor.id, max_id=page.max_id, min_id=page.min_id, limit=page.limit
+    # Public activities only: the same answer for every reader allowed to fetch.
+    return await public_cache().answer(
+        ("outbox", request.path, request.query_string, activity_media_type()),
+        lambda: paged_collection(
+            runtime.iris.outbox(actor.uri),
+            lambda conn: sql.count_outbox(conn, actor.id),
+            lambda conn, page: sql.select_outbox_page(
+                conn, actor.id, max_id=page.max_id, min_id=page.min_id, limit=page.limit
+            ),
         ),
     )
 

@@ -36,10 +36,14 @@ def wants_html() -> bool:
     return "text/html" in accept and not wants_activitypub()
 
 
+def activity_media_type() -> str:
+    """The JSON-LD media type the client asked for (ld+json, else activity+json)."""
+    accept = request.headers.get("Accept", "").lower()
+    return LD_MEDIA_TYPE if "application/ld+json" in accept else AS_MEDIA_TYPE
+
+
 def activity_response(doc: dict[str, Any], status: int = 200) -> Response:
     """Serve a JSON-LD document in the media type the client asked for."""
-    accept = request.headers.get("Accept", "").lower()
-    content_type = LD_MEDIA_TYPE if "application/ld+json" in accept else AS_MEDIA_TYPE
-    response = json_response(doc, status, content_type)
+    response = json_response(doc, status, activity_media_type())
     response.headers["Vary"] = "Accept"
     return response

@@ -11,6 +11,7 @@ from federatie.config import RegistrationMode
 from federatie.errors import NotFound
 from federatie.runtime import current_runtime
 from federatie.storage import actors as sql
+from federatie.web.public_cache import public_cache
 from federatie.web.responses import json_response
 
 blueprint = Blueprint("wellknown", __name__)
@@ -18,6 +19,12 @@ blueprint = Blueprint("wellknown", __name__)
 
 @blueprint.get("/.well-known/webfinger")
 async def webfinger() -> Response:
+    return await public_cache().answer(
+        ("webfinger", request.args.get("resource")), _webfinger_answer
+    )
+
+
+async def _webfinger_answer() -> Response:
     runtime = current_runtime()
     config = runtime.config
     query = parse_resource(request.args.get("resource"), config.domain, config.base_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -9,8 +10,9 @@ from quart import Response, g, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from federatie.runtime import current_runtime
+from federatie.web.public_cache import public_cache
 from federatie.web.ui.i18n import current_locale
-from federatie.web.ui.session import UNSAFE_METHODS, current_viewer, set_cookie
+from federatie.web.ui.session import UNSAFE_METHODS, csrf_token, current_viewer, set_cookie
 
 NOTICE_COOKIE = "federatie-notice"
 MAX_NOTICE_LENGTH = 300
@@ -37,6 +39,15 @@ async def render_page(template: str, status: int = 200, **context: Any) -> Respo
     if request.cookies.get(NOTICE_COOKIE):
         response.delete_cookie(NOTICE_COOKIE, path="/")  # shown once
     return response
+
+
+async def alike_for_visitors(render: Callable[[], Awaitable[Response]]) -> Response:
+    """A page that is the same for everyone not signed in (per language) comes from the
+    public cache for them; signed-in people and a page carrying a notice are rendered."""
+    if request.cookies.get(NOTICE_COOKIE) or await current_viewer() is not None:
+        return await render()
+    key = ("page", request.path, request.query_string, current_locale())
+    return await public_cache().answer(key, render, visitor_token=csrf_token())
 
 
 def redirect_with_notice(location: str, notice: str | None = None) -> WerkzeugResponse:
