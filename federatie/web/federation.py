@@ -71,19 +71,21 @@ async def read_inbox(name: str) -> Response:
 
 @blueprint.get("/<any(users, groups):segment>/<name>/outbox")
 async def read_outbox(segment: str, name: str) -> Response:
-    runtime = current_runtime()
-    actor = await _local(segment, name)
     await authorized_fetch()
-    # Public activities only: the same answer for every reader allowed to fetch.
-    return await public_cache().answer(
-        ("outbox", request.path, request.query_string, activity_media_type()),
-        lambda: paged_collection(
-            runtime.iris.outbox(actor.uri),
+
+    async def render() -> Response:
+        actor = await _local(segment, name)
+        return await paged_collection(
+            current_runtime().iris.outbox(actor.uri),
             lambda conn: sql.count_outbox(conn, actor.id),
             lambda conn, page: sql.select_outbox_page(
                 conn, actor.id, max_id=page.max_id, min_id=page.min_id, limit=page.limit
             ),
-        ),
+        )
+
+    # Public activities only: the same answer for every reader allowed to fetch.
+    return await public_cache().answer(
+        ("outbox", request.path, request.query_string, activity_media_type()), render
     )
 
 
