@@ -194,21 +194,28 @@ class Delivery:
         rt = self._rt
         host = job.payload["host"]
         async with rt.pool.acquire() as conn:
-            retry_at = await conn.fetchval(
-                "SELECT retry_at FROM remote_hosts WHERE host = $1", host
+            # One round trip: a lane costs the sender's loop per delivery, and most lanes
+            # carry one delivery (bench/README.md, fan-out).
+            lane = await conn.fetchrow(
+                """SELECT h.failures > 0 OR h.retry_at IS NOT NULL AS failing,
+                          CASE WHEN h.retry_at IS NULL OR h.retry_at <= now() + interval '1 s'
+                               THEN pg_try_advisory_lock(1717, $2) END AS locked
+                   FROM (SELECT $1::text AS host) x
+                   LEFT JOIN remote_hosts h ON h.host = x.host""",
+                host,
+                lane_lock_key(host),
             )
-            if retry_at is not None and retry_at > datetime.now(UTC) + timedelta(seconds=1):
+            assert lane is not None
+            if lane["locked"] is None:
                 return  # another lane job is the prober for this failing host
-            if not await conn.fetchval(
-                "SELECT pg_try_advisory_lock(1717, $1)", lane_lock_key(host)
-            ):
+            if not lane["locked"]:
                 return  # another worker is sending to this host right now; it re-checks
             try:
-                await self._drain_lane(conn, host)
+                await self._drain_lane(conn, host, failing=bool(lane["failing"]))
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(1717, $1)", lane_lock_key(host))
 
-    async def _drain_lane(self, conn: Connection, host: str) -> None:
+    async def _drain_lane(self, conn: Connection, host: str, *, failing: bool) -> None:
         rt = self._rt
         while True:
             rows = await conn.fetch(
@@ -219,7 +226,8 @@ class Delivery:
                 _LANE_BATCH,
             )
             if not rows:
-                await _record_success(conn, host)
+                if failing:  # a healthy host has nothing to reset
+                    await _record_success(conn, host)
                 return
             for row in rows:
                 if datetime.now(UTC) - row["created_at"] > DELIVERY_EXPIRY:
