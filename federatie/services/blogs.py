@@ -200,9 +200,11 @@ class BlogService:
             return self._own(await self._load(conn, key), author)
 
     async def page(self, key: str, viewer: LocalActor | None) -> PostPage:
-        """A post for its HTML page: published and public, or any post of `viewer`'s own.
+        """A post for its HTML page: published and public or readable by `viewer` (a
+        members-only group's post by its members), or any post of `viewer`'s own; with the
+        comments `viewer` may read.
 
-        NotFound for drafts and non-public posts of others; Gone once deleted.
+        NotFound for drafts of others and posts `viewer` may not read; Gone once deleted.
         """
         async with self._rt.pool.acquire() as conn:
             post = await sql.select_post(conn, key)
@@ -212,7 +214,11 @@ class BlogService:
                     raise Gone("this post was deleted")
                 raise NotFound("no such post")
             own = viewer is not None and viewer.id == post.author_id
-            if not own and (post.draft or not post.public):
+            if not own and post.draft:
+                raise NotFound("no such post")
+            if not (own or post.public) and (
+                viewer is None or not await sql.is_readable(conn, post.uri, viewer.id)
+            ):
                 raise NotFound("no such post")
             if post.deleted_at is not None:
                 raise Gone("this post was deleted")
@@ -222,7 +228,9 @@ class BlogService:
                 return PostPage(post, article, [])
             stored = await activities_sql.select_object(conn, post.uri)
             assert stored is not None
-            comments = await sql.select_public_thread(conn, post.uri, limit=THREAD_LIMIT)
+            comments = await sql.select_thread(
+                conn, post.uri, viewer.id if viewer else None, limit=THREAD_LIMIT
+            )
         return PostPage(post, stored.document, comments)
 
     async def list_person(
@@ -244,10 +252,17 @@ class BlogService:
             return await sql.select_posts(conn, drafts_of=author.id, max_id=None, limit=limit)
 
     async def list_group(
-        self, group: LocalActor, *, max_id: int | None, limit: int
+        self, group: LocalActor, viewer: LocalActor | None, *, max_id: int | None, limit: int
     ) -> list[BlogPost]:
+        """The group's posts that `viewer` may read (its members: a members-only group's)."""
         async with self._rt.pool.acquire() as conn:
-            return await sql.select_posts(conn, group_id=group.id, max_id=max_id, limit=limit)
+            return await sql.select_posts(
+                conn,
+                group_id=group.id,
+                viewer_id=viewer.id if viewer else None,
+                max_id=max_id,
+                limit=limit,
+            )
 
     async def group(self, uri: str) -> Group:
         """A group by its id: ours, or one from elsewhere already known here."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from federatie.domain.blogs import PostFields
 from federatie.storage.pool import Connection
+from federatie.storage.statuses import visible_to
 
 
 @dataclass(frozen=True)
@@ -124,12 +125,14 @@ async def select_posts(
     author_id: int | None = None,
     group_id: int | None = None,
     drafts_of: int | None = None,
+    viewer_id: int | None = None,
     max_id: int | None,
     limit: int,
 ) -> list[BlogPost]:
     """Newest first: a person's own blog (`author_id`, not the group posts) or a group's blog
-    (`group_id`): published, public and not deleted; plus every draft of `drafts_of`
-    (a person's own list shows them all their drafts, their group posts' too).
+    (`group_id`): published, not deleted, and public or readable by `viewer_id` (a members-only
+    group's posts by its members); plus every draft of `drafts_of` (a person's own list shows
+    them all their drafts, their group posts' too).
 
     The SQL holds only the conditions asked for: one statement with every condition behind
     `$n IS NOT NULL OR ...` gets a generic plan after five runs that sorts all of a group's
@@ -144,10 +147,14 @@ async def select_posts(
         owners.append(f"b.group_id = ${len(args)}")
     branches = []
     if owners:
+        readable = "o.public"
+        if viewer_id is not None:
+            args.append(viewer_id)
+            readable = visible_to("o", f"${len(args)}")
         branches.append(
             f"""SELECT {_COLUMNS} {_FROM}
                 WHERE ({" OR ".join(owners)})
-                  AND b.state = 'published' AND o.public AND o.deleted_at IS NULL
+                  AND b.state = 'published' AND {readable} AND o.deleted_at IS NULL
                   AND ($1::bigint IS NULL OR b.id < $1)"""
         )
     if drafts_of is not None:
@@ -231,17 +238,20 @@ class Comment:
     author_handle: str
 
 
-async def select_public_thread(conn: Connection, root_uri: str, *, limit: int) -> list[Comment]:
-    """Every public reply under `root_uri`, at any depth, oldest first. Deleted replies stay
-    (as placeholders) so that the answers to them keep their place in the thread."""
+async def select_thread(
+    conn: Connection, root_uri: str, viewer_id: int | None, *, limit: int
+) -> list[Comment]:
+    """Every reply under `root_uri` that `viewer_id` may read (None: the public ones), at any
+    depth, oldest first. Deleted replies stay (as placeholders) so that the answers to them
+    keep their place in the thread."""
     rows = await conn.fetch(
-        """WITH RECURSIVE thread (id, uri, depth) AS (
+        f"""WITH RECURSIVE thread (id, uri, depth) AS (
                SELECT o.id, o.uri, 1 FROM objects o WHERE o.in_reply_to = $1
-                   AND o.public
+                   AND {visible_to("o", "$3")}
                UNION
                SELECT o.id, o.uri, t.depth + 1 FROM objects o JOIN thread t
                    ON o.in_reply_to = t.uri
-                   WHERE o.public AND t.depth < 100
+                   WHERE {visible_to("o", "$3")} AND t.depth < 100
            )
            SELECT c.uri, c.in_reply_to, c.deleted, c.published, c.document, c.author_uri,
                   c.author_name, c.author_handle
@@ -257,8 +267,18 @@ async def select_public_thread(conn: Connection, root_uri: str, *, limit: int) -
            ORDER BY c.published, c.id LIMIT $2""",
         root_uri,
         limit,
+        viewer_id,
     )
     return [Comment(**dict(row)) for row in rows]
+
+
+async def is_readable(conn: Connection, uri: str, viewer_id: int) -> bool:
+    """Whether the person may read the object (see `storage.statuses.visible_to`)."""
+    return bool(
+        await conn.fetchval(
+            f"SELECT {visible_to('o', '$2')} FROM objects o WHERE o.uri = $1", uri, viewer_id
+        )
+    )
 
 
 # ---------------------------------------------------------------------------- groups, likes

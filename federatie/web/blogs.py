@@ -76,6 +76,7 @@ from federatie.web.collections import paged_collection
 from federatie.web.federation import readable_local_object
 from federatie.web.responses import json_response, wants_activitypub
 from federatie.web.ui import blogs as blog_pages
+from federatie.web.ui.session import current_viewer
 
 blueprint = Blueprint("blogs", __name__)
 
@@ -199,10 +200,14 @@ async def group_blog(name: str) -> Response:
     runtime = current_runtime()
     group = await runtime.actors.get(name, ActorType.GROUP)
     max_id, limit = _list_args()
-    posts = await _service().list_group(group, max_id=max_id, limit=limit)
     path = f"/groups/{group.username}/blog"
     if _wants_json():
+        viewer = await _optional_person()
+        posts = await _service().list_group(group, viewer, max_id=max_id, limit=limit)
         return _list_json(posts, path, limit)
+    signed_in = await current_viewer()
+    person = signed_in.person if signed_in else None
+    posts = await _service().list_group(group, person, max_id=max_id, limit=limit)
     return await _list_html(posts, group, path, limit)
 
 

@@ -11,6 +11,8 @@ import pytest
 from harness import Instance, people, rows, settle, value
 from web_client import WebClient
 
+from federatie.domain.actors import GroupKind
+
 HOSTILE = (
     "Plan **vet** en *schuin*.\n\n"
     "<script>alert('x')</script>\n\n"
@@ -348,3 +350,59 @@ async def test_group_blog_comments_and_likes(
     assert "You no longer like this post." in html and "Likes: 0" in html
     await settle(instance)
     assert await value(instance, "SELECT count(*) FROM activities WHERE type = 'Undo'") == 1
+
+
+async def test_members_only_group_blog_is_read_by_its_members_only(
+    instance: Instance, web: WebClient, bob: WebClient
+) -> None:
+    """A post in a members-only group and its comments are addressed to the group alone:
+    its members read them on the blog pages; others, signed in or not, see nothing."""
+    await people(instance, "owner", "carla")
+    group = await instance.runtime.actors.create_group(
+        "geheim", owner="owner", title="Geheim overleg", kind=GroupKind.MEMBERS_ONLY
+    )
+    for name in ("anna", "bob"):  # members, accepted by the owner
+        await instance.publish(name, {"type": "Follow", "object": group.uri})
+    await settle(instance)
+    await instance.runtime.pool.execute(
+        "UPDATE follows SET state = 'accepted' WHERE followed_id = $1", group.id
+    )
+    status, html, url = await web.post(
+        "/blog/new",
+        {
+            **post_form(title="Begroting", content="Alleen voor leden."),
+            "group": group.uri,
+            "action": "publish",
+        },
+        form_page="/blog/new",
+    )
+    assert status == 200 and "Your post was published." in html
+    key = key_of(url)
+    await settle(instance)
+    status, html, _ = await bob.post(
+        f"/blog/{key}/comments", {"comment": "Eens, vertrouwelijk."}, form_page=f"/blog/{key}"
+    )
+    assert status == 200 and "Eens, vertrouwelijk." in html
+    comment = await value(instance, "SELECT document FROM objects WHERE type = 'Note'")
+    assert comment["to"] == [group.uri]  # not public
+    await settle(instance)
+
+    status, html = await bob.get("/groups/geheim/blog")
+    assert status == 200 and "Begroting" in html
+    status, html = await bob.get(f"/blog/{key}")
+    assert status == 200 and "Alleen voor leden." in html and "Eens, vertrouwelijk." in html
+    status, html = await web.get(f"/blog/{key}")  # the author sees the member's comment
+    assert "Eens, vertrouwelijk." in html
+
+    carla = WebClient(instance)
+    guest = WebClient(instance)
+    try:
+        await carla.sign_in("carla")
+        for client in (carla, guest):
+            status, html = await client.get("/groups/geheim/blog")
+            assert status == 200 and "Begroting" not in html
+            status, html = await client.get(f"/blog/{key}")
+            assert status == 404 and "Alleen voor leden." not in html
+    finally:
+        await carla.close()
+        await guest.close()
