@@ -84,7 +84,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.instance_settings = InstanceSettingsService(self.pool, self.config)
         self.people = PeopleService(self.pool, self.actors, self.instance_settings)
-        self.housekeeping = Housekeeping(self.pool)
+        self.housekeeping = Housekeeping(self)
         self.publisher = Publisher(self)
         self.groups = GroupService(self)
         self.discussions = Discussions(self)

@@ -122,3 +122,14 @@ async def update_description(
         description,
     )
     return Media(**dict(row)) if row else None
+
+
+async def delete_unattached_before(conn: Connection, cutoff: datetime) -> list[str]:
+    """Media uploaded before `cutoff` that no status took: removed; the digests they used
+    (to collect the blobs)."""
+    rows = await conn.fetch(
+        """DELETE FROM media_attachments WHERE object_id IS NULL AND created_at < $1
+           RETURNING sha256, thumbnail_sha256""",
+        cutoff,
+    )
+    return [d for row in rows for d in (row["sha256"], row["thumbnail_sha256"]) if d]
