@@ -196,7 +196,7 @@ SETTINGS: tuple[Setting, ...] = (
         "FEDERATIE_PUBLIC_CACHE_SECONDS",
         "5",
         "Seconds each web process keeps answers that are alike for every anonymous reader "
-        "(WebFinger, actor documents, outbox pages, group pages when not signed in); 0: off.",
+        "(WebFinger, actor documents, outbox pages, pages for visitors not signed in); 0: off.",
     ),
 )
 

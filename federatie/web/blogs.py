@@ -76,6 +76,7 @@ from federatie.web.collections import paged_collection
 from federatie.web.federation import readable_local_object
 from federatie.web.responses import json_response, wants_activitypub
 from federatie.web.ui import blogs as blog_pages
+from federatie.web.ui.pages import alike_for_visitors
 from federatie.web.ui.session import current_viewer
 
 blueprint = Blueprint("blogs", __name__)
@@ -178,7 +179,9 @@ async def read_post(key: str) -> Response | WerkzeugResponse:
     service = _service()
     if _wants_json():
         return json_response(service.view(await service.get(await bearer_person(), key)))
-    return await blog_pages.post_page(key, await _optional_person())
+    if request.headers.get("Authorization"):
+        return await blog_pages.post_page(key, await _optional_person())
+    return await alike_for_visitors(lambda: blog_pages.post_page(key, None))
 
 
 @blueprint.get("/users/<name>/blog")
@@ -191,6 +194,14 @@ async def person_blog(name: str) -> Response:
         viewer = await _optional_person()
         posts = await service.list_person(person, viewer, max_id=max_id, limit=limit)
         return _list_json(posts, f"/users/{person.username}/blog", limit)
+    return await alike_for_visitors(
+        lambda: _person_blog_html(service, person, max_id=max_id, limit=limit)
+    )
+
+
+async def _person_blog_html(
+    service: BlogService, person: LocalActor, *, max_id: int | None, limit: int
+) -> Response:
     posts = await service.list_person(person, None, max_id=max_id, limit=limit)
     return await _list_html(posts, person, f"/users/{person.username}/blog", limit)
 
@@ -207,8 +218,12 @@ async def group_blog(name: str) -> Response:
         return _list_json(posts, path, limit)
     signed_in = await current_viewer()
     person = signed_in.person if signed_in else None
-    posts = await _service().list_group(group, person, max_id=max_id, limit=limit)
-    return await _list_html(posts, group, path, limit)
+
+    async def render() -> Response:
+        posts = await _service().list_group(group, person, max_id=max_id, limit=limit)
+        return await _list_html(posts, group, path, limit)
+
+    return await alike_for_visitors(render)
 
 
 @blueprint.get("/objects/<key>/replies")

@@ -14,6 +14,7 @@ from federatie.storage import actors as sql
 from federatie.web.auth import bearer_person
 from federatie.web.responses import json_response, wants_activitypub
 from federatie.web.ui.groups import directory_page
+from federatie.web.ui.pages import alike_for_visitors
 
 blueprint = Blueprint("groups", __name__)
 
@@ -21,9 +22,31 @@ blueprint = Blueprint("groups", __name__)
 @blueprint.get("/groups")
 async def directory() -> Response:
     """`?q=` searches title, name and description; `?theme=` filters; `?after=` pages."""
+    if wants_activitypub() or request.accept_mimetypes.best == "application/json":
+        items, next_url = await _directory_listing()
+        return json_response({"items": items, "next": next_url})
+
+    async def render() -> Response:
+        items, next_url = await _directory_listing()
+        return await directory_page(
+            items, query=_query(), theme=_theme(), more=next_url is not None
+        )
+
+    return await alike_for_visitors(render)
+
+
+def _query() -> str | None:
+    return (request.args.get("q") or "").strip() or None
+
+
+def _theme() -> str | None:
+    return (request.args.get("theme") or "").strip().lstrip("#").lower() or None
+
+
+async def _directory_listing() -> tuple[list[dict[str, Any]], str | None]:
+    """The directory's groups as the request asks for them, and the next page's URL."""
     runtime = current_runtime()
-    query = (request.args.get("q") or "").strip() or None
-    theme = (request.args.get("theme") or "").strip().lstrip("#").lower() or None
+    query = _query()
     after = request.args.get("after") or None
     try:
         limit = min(int(request.args.get("limit", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
@@ -33,7 +56,7 @@ async def directory() -> Response:
         raise BadRequest("limit must be positive and q at most 200 characters")
     async with runtime.pool.acquire() as conn:
         groups = await sql.select_group_directory(
-            conn, query=query, theme=theme, after=after, limit=limit
+            conn, query=query, theme=_theme(), after=after, limit=limit
         )
     items = [
         {
@@ -50,9 +73,7 @@ async def directory() -> Response:
     next_url = None
     if len(groups) == limit:
         next_url = f"{runtime.config.base_url}/groups?after={groups[-1].username}&limit={limit}"
-    if wants_activitypub() or request.accept_mimetypes.best == "application/json":
-        return json_response({"items": items, "next": next_url})
-    return await directory_page(items, query=query, theme=theme, more=next_url is not None)
+    return items, next_url
 
 
 # --------------------------------------------------------------------------- moderation

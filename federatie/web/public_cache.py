@@ -1,8 +1,9 @@
 """A few seconds of memory for answers that every anonymous reader gets alike.
 
-WebFinger, actor documents, outbox pages and a group's page as a visitor who is not signed in
-sees it are read far more often than they change (by other servers, crawlers, link previews),
-and rendering one costs milliseconds of the web process's single event loop (bench/README.md).
+WebFinger, actor documents, outbox pages and the pages visitors who are not signed in see
+(groups, profiles, blogs, posts, the directory) are read far more often than they change (by
+other servers, crawlers, link previews), and rendering one costs milliseconds of the web
+process's single event loop (bench/README.md).
 Each web process keeps such answers for `FEDERATIE_PUBLIC_CACHE_SECONDS` (0: off), the same
 trade Mastodon makes with `Cache-Control: public` on its actor documents.
 

@@ -110,6 +110,26 @@ async def test_group_page_gives_every_visitor_their_own_csrf_token(cached: Insta
             await client.close()
 
 
+async def test_directory_and_blog_pages_are_kept_for_visitors_only(cached: Instance) -> None:
+    await people(cached, "anna")
+    await cached.runtime.actors.create_group("water", owner="anna", title="Waterbeheer")
+    guest, member = WebClient(cached), WebClient(cached)
+    try:
+        await member.sign_in("anna")
+        for path in ("/groups", "/groups/water/blog", "/users/anna/blog"):
+            status, _ = await guest.get(path)
+            assert status == 200, path
+        await cached.runtime.actors.create_group("fiets", owner="anna", title="Fietspaden")
+        _, kept = await guest.get("/groups")
+        _, fresh = await member.get("/groups")
+        assert "Fietspaden" not in kept and "Fietspaden" in fresh
+        _, fresh = await guest.get("/groups?q=fiets")  # another query, another key
+        assert "Fietspaden" in fresh
+    finally:
+        await guest.close()
+        await member.close()
+
+
 async def test_kept_outbox_page_still_needs_a_signature(
     start_instance: Any, http: aiohttp.ClientSession
 ) -> None:

@@ -43,8 +43,13 @@ async def render_page(template: str, status: int = 200, **context: Any) -> Respo
 
 async def alike_for_visitors(render: Callable[[], Awaitable[Response]]) -> Response:
     """A page that is the same for everyone not signed in (per language) comes from the
-    public cache for them; signed-in people and a page carrying a notice are rendered."""
-    if request.cookies.get(NOTICE_COOKIE) or await current_viewer() is not None:
+    public cache for them; signed-in people (a session, or a bearer token some pages take)
+    and a page carrying a notice are rendered."""
+    if (
+        request.cookies.get(NOTICE_COOKIE)
+        or request.headers.get("Authorization")
+        or await current_viewer() is not None
+    ):
         return await render()
     key = ("page", request.path, request.query_string, current_locale())
     return await public_cache().answer(key, render, visitor_token=csrf_token())
