@@ -25,6 +25,11 @@ async def test_migrate_from_empty_then_rerun(postgres: PostgresCluster) -> None:
         await check_schema(conn)
         recorded = await conn.fetchval("SELECT count(*) FROM schema_migrations")
         assert recorded == len(known_migrations())
+        # Counters that need no durability write no WAL (0013).
+        persistence = await conn.fetchval(
+            "SELECT relpersistence FROM pg_class WHERE relname = 'rate_limits'"
+        )
+        assert persistence == b"u"
     finally:
         await conn.close()
 
