@@ -284,14 +284,13 @@ async def test_group_blog_comments_and_likes(
     status, html = await web.get("/blog/new?in=" + group.uri)
     assert re.search(rf'<option value="{re.escape(group.uri)}" selected>Waterbeheer', html)
 
-    status, html, url = await web.post(
-        "/blog/new",
-        {
-            **post_form(title="Dijken", content="# Plan\n\nVersterken.", themes="water"),
-            "group": group.uri,
-            "action": "publish",
-        },
-        form_page="/blog/new",
+    status, html, url = await write(
+        web,
+        "publish",
+        title="Dijken",
+        content="# Plan\n\nVersterken.",
+        themes="water",
+        group=group.uri,
     )
     assert status == 200 and "Your post was published." in html
     key = key_of(url)
@@ -367,14 +366,8 @@ async def test_members_only_group_blog_is_read_by_its_members_only(
     await instance.runtime.pool.execute(
         "UPDATE follows SET state = 'accepted' WHERE followed_id = $1", group.id
     )
-    status, html, url = await web.post(
-        "/blog/new",
-        {
-            **post_form(title="Begroting", content="Alleen voor leden."),
-            "group": group.uri,
-            "action": "publish",
-        },
-        form_page="/blog/new",
+    status, html, url = await write(
+        web, "publish", title="Begroting", content="Alleen voor leden.", group=group.uri
     )
     assert status == 200 and "Your post was published." in html
     key = key_of(url)
