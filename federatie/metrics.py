@@ -72,6 +72,15 @@ class Metrics:
             "federatie_db_pool_idle_connections", "Idle database connections", registry=r
         )
         self.pool_max = Gauge("federatie_db_pool_max_connections", "Pool size limit", registry=r)
+        self.public_cache_answers = Gauge(
+            "federatie_public_cache_answers",
+            "Answers of the public cache since the process started: hit (kept) or miss (rendered)",
+            ["outcome"],
+            registry=r,
+        )
+        self.public_cache_entries = Gauge(
+            "federatie_public_cache_entries", "Answers the public cache keeps now", registry=r
+        )
 
     def delivery(self, outcome: str) -> None:
         self.deliveries.labels(outcome).inc()

@@ -17,6 +17,7 @@ from quart import Blueprint, Quart, Response, g, request
 
 from federatie.metrics import Metrics
 from federatie.runtime import EXTENSION_KEY, current_runtime
+from federatie.web.public_cache import public_cache
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -88,4 +89,8 @@ async def metrics() -> Response:
     m.pool_size.set(pool.get_size())
     m.pool_idle.set(pool.get_idle_size())
     m.pool_max.set(pool.get_max_size())
+    cache = public_cache()
+    m.public_cache_answers.labels("hit").set(cache.hits)
+    m.public_cache_answers.labels("miss").set(cache.misses)
+    m.public_cache_entries.set(cache.entries)
     return Response(generate_latest(m.registry), 200, content_type=CONTENT_TYPE_LATEST)

@@ -68,7 +68,7 @@ class PublicCache:
         self._clock = clock
         self._answers: OrderedDict[Hashable, _Answer] = OrderedDict()
         self._rendering: dict[Hashable, asyncio.Future[_Answer | None]] = {}
-        self.hits = 0
+        self.hits = 0  # since the process started (for /metrics)
         self.misses = 0
 
     async def answer(
@@ -105,6 +105,10 @@ class PublicCache:
         finally:
             del self._rendering[key]
             future.set_result(kept)
+
+    @property
+    def entries(self) -> int:
+        return len(self._answers)
 
     async def _keep(
         self, key: Hashable, response: Response, visitor_token: str | None

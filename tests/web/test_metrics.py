@@ -53,6 +53,25 @@ async def test_metrics_need_the_token(start_instance: Any, http: aiohttp.ClientS
     text = await scrape(http, a)
     assert "federatie_db_pool_connections" in text
     assert "federatie_remote_hosts_failing 0.0" in text
+    assert 'federatie_public_cache_answers{outcome="hit"} 0.0' in text
+
+
+async def test_public_cache_answers_are_counted(
+    start_instance: Any, http: aiohttp.ClientSession
+) -> None:
+    a = await start_instance(
+        "a", FEDERATIE_METRICS_TOKEN=TOKEN, FEDERATIE_PUBLIC_CACHE_SECONDS="60"
+    )
+    await people(a, "anna")
+    for _ in range(3):
+        async with http.get(
+            a.url("/users/anna"), headers={"Accept": "application/activity+json"}
+        ) as response:
+            assert response.status == 200
+    text = await scrape(http, a)
+    assert sample(text, "federatie_public_cache_answers", outcome="miss") == 1
+    assert sample(text, "federatie_public_cache_answers", outcome="hit") == 2
+    assert sample(text, "federatie_public_cache_entries") == 1
 
 
 async def test_counters_move_during_federation(
