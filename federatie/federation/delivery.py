@@ -305,15 +305,16 @@ async def deliver_locally(conn: Connection, document: dict[str, Any], actor_ids:
     actor_uri = actor if isinstance(actor, str) else (actor or {}).get("id")
     if not isinstance(uri, str) or not isinstance(actor_uri, str):
         return
-    arrival = await sql.insert_inbox_activity(
-        conn, uri, actor_uri, str(document.get("type")), document
+    await sql.store_arrival(
+        conn,
+        uri,
+        actor_uri,
+        str(document.get("type")),
+        document,
+        actor_ids,
+        job_kind=PROCESS_INBOX,
+        job_queue=INBOX_QUEUE,
     )
-    if arrival is None:
-        arrival = await sql.select_inbox_activity_id(conn, uri)
-    else:
-        await JobQueue.enqueue(conn, PROCESS_INBOX, {"id": arrival}, queue=INBOX_QUEUE)
-    assert arrival is not None
-    await sql.insert_inbox_items(conn, arrival, actor_ids)
 
 
 async def _delete_delivery(conn: Connection, delivery_id: int) -> None:

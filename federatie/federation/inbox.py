@@ -21,7 +21,6 @@ from federatie.activitypub.uris import host_of, same_origin
 from federatie.domain.actors import LocalActor
 from federatie.errors import BadRequest, Forbidden, SignatureError
 from federatie.federation.delivery import INBOX_QUEUE, PROCESS_INBOX
-from federatie.jobs.queue import JobQueue
 from federatie.storage import activities as sql
 
 if TYPE_CHECKING:
@@ -91,16 +90,18 @@ class Inbox:
         if not same_origin(activity_id, actor):
             raise SignatureError("the activity id is not on its actor's host")
         type_ = document["type"] if isinstance(document["type"], str) else str(document["type"][0])
-        async with rt.pool.acquire() as conn, conn.transaction():
-            arrival = await sql.insert_inbox_activity(conn, activity_id, actor, type_, document)
-            duplicate = arrival is None
-            if arrival is None:
-                arrival = await sql.select_inbox_activity_id(conn, activity_id)
-            else:
-                await JobQueue.enqueue(conn, PROCESS_INBOX, {"id": arrival}, queue=INBOX_QUEUE)
-            assert arrival is not None
-            if recipient is not None:
-                await sql.insert_inbox_items(conn, arrival, [recipient.id])
+        async with rt.pool.acquire() as conn:
+            arrival = await sql.store_arrival(
+                conn,
+                activity_id,
+                actor,
+                type_,
+                document,
+                [recipient.id] if recipient is not None else [],
+                job_kind=PROCESS_INBOX,
+                job_queue=INBOX_QUEUE,
+            )
+        duplicate = arrival.duplicate
         log.info(
             "inbox.accepted",
             extra={

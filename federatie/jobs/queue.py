@@ -37,6 +37,7 @@ about 50 hours in all. A host that is down for a day is thus still reached when 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ import orjson
 from federatie.storage.pool import Connection, Pool
 
 NOTIFY_CHANNEL = "federatie_jobs"
+_NAME = re.compile(r"[a-z][a-z0-9_.]*")
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_ATTEMPTS = 20
 # Error texts are for people reading the admin pages, not for storing whole tracebacks.
@@ -115,6 +117,21 @@ def backoff_delay(
 
 def _error_text(error: str) -> str:
     return error if len(error) <= _MAX_ERROR_LENGTH else error[: _MAX_ERROR_LENGTH - 1] + "…"
+
+
+def enqueue_for_each(rows: str, payload: str, *, kind: str, queue: str = DEFAULT_QUEUE) -> str:
+    """An INSERT of one job of `kind` for each row of `rows` (a CTE or table of the enclosing
+    statement), its payload the SQL expression `payload` over that row, for use as a CTE: a
+    write and the job that processes it in one statement, atomic without BEGIN and COMMIT
+    (each a round trip). Workers on `queue` are woken as `enqueue` wakes them (PostgreSQL
+    sends one notification per channel and payload per transaction). `kind` and `queue` are
+    names from code, never input."""
+    for name in (kind, queue):
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a job kind or queue name: {name!r}")
+    return f"""INSERT INTO jobs (kind, payload, queue)
+        SELECT '{kind}', {payload}, '{queue}' FROM {rows}
+        RETURNING id, pg_notify('{NOTIFY_CHANNEL}', '{queue}')"""
 
 
 # One statement for one job or many: the payloads travel as one JSON array, and the

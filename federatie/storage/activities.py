@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from federatie.jobs.queue import enqueue_for_each
 from federatie.storage.pool import Connection
 
 # ---------------------------------------------------------------------------- actors by uri
@@ -41,37 +42,66 @@ async def select_actor_ref(conn: Connection, uri: str) -> ActorRef | None:
 # ---------------------------------------------------------------------------- inbox arrivals
 
 
-async def insert_inbox_activity(
-    conn: Connection, activity_uri: str, actor_uri: str, type_: str, body: dict[str, Any]
-) -> int | None:
-    """Store an arrival; None when this activity id was stored before (a duplicate)."""
+# An arrival, its processing job and its place in the recipients' inboxes: one statement, the
+# inbox's whole write (bench/README.md: each round trip of a request costs the event loop).
+_STORE_ARRIVAL = """
+WITH arrival AS (
+    INSERT INTO inbox_activities (activity_uri, actor_uri, type, body)
+    VALUES ($1, $2, $3, $4) ON CONFLICT (activity_uri) DO NOTHING RETURNING id
+), job AS (
+    {enqueue}
+), filed AS (
+    INSERT INTO inbox_items (actor_id, inbox_activity_id)
+    SELECT unnest($5::bigint[]), id FROM arrival ON CONFLICT DO NOTHING
+)
+SELECT id FROM arrival
+"""
+# A duplicate: only filed for these recipients (it may have come through another inbox).
+_FILE_DUPLICATE = """
+WITH found AS (SELECT id FROM inbox_activities WHERE activity_uri = $1), filed AS (
+    INSERT INTO inbox_items (actor_id, inbox_activity_id)
+    SELECT unnest($2::bigint[]), id FROM found ON CONFLICT DO NOTHING
+)
+SELECT id FROM found
+"""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    id: int
+    duplicate: bool  # stored before: no new job
+
+
+async def store_arrival(
+    conn: Connection,
+    activity_uri: str,
+    actor_uri: str,
+    type_: str,
+    body: dict[str, Any],
+    recipient_ids: list[int],
+    *,
+    job_kind: str,
+    job_queue: str,
+) -> Arrival:
+    """Store an arrival with its processing job and file it in the recipients' inboxes; an
+    activity id stored before is only filed for these recipients."""
+    enqueue = enqueue_for_each(
+        "arrival", "jsonb_build_object('id', arrival.id)", kind=job_kind, queue=job_queue
+    )
     new_id: int | None = await conn.fetchval(
-        """INSERT INTO inbox_activities (activity_uri, actor_uri, type, body)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (activity_uri) DO NOTHING RETURNING id""",
+        _STORE_ARRIVAL.format(enqueue=enqueue),
         activity_uri,
         actor_uri,
         type_,
         body,
+        recipient_ids,
     )
-    return new_id
-
-
-async def select_inbox_activity_id(conn: Connection, activity_uri: str) -> int | None:
-    found: int | None = await conn.fetchval(
-        "SELECT id FROM inbox_activities WHERE activity_uri = $1", activity_uri
-    )
-    return found
-
-
-async def insert_inbox_items(
-    conn: Connection, inbox_activity_id: int, actor_ids: list[int]
-) -> None:
-    await conn.execute(
-        """INSERT INTO inbox_items (actor_id, inbox_activity_id)
-           SELECT unnest($2::bigint[]), $1 ON CONFLICT DO NOTHING""",
-        inbox_activity_id,
-        actor_ids,
-    )
+    if new_id is not None:
+        return Arrival(new_id, duplicate=False)
+    # ON CONFLICT waited for the other writer to commit; this statement sees its row.
+    found: int | None = await conn.fetchval(_FILE_DUPLICATE, activity_uri, recipient_ids)
+    assert found is not None
+    return Arrival(found, duplicate=True)
 
 
 @dataclass(frozen=True)
