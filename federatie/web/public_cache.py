@@ -10,8 +10,9 @@ trade Mastodon makes with `Cache-Control: public` on its actor documents.
 Rules that keep it safe:
 * The caller runs its access checks (authorized fetch, blocks) before asking, and chooses the
   key: everything the answer depends on (path, query, representation, language).
-* Only 200 answers without cookies are kept, at most `MAX_BODY` bytes, at most `MAX_ENTRIES`
-  answers (least recently used go first).
+* Only 200 answers without cookies are kept, each at most `MAX_BODY` bytes, at most
+  `MAX_ENTRIES` answers and `MAX_BYTES` in all (least recently used go first), so that a
+  crawler walking every page cannot make the process grow past a few tens of megabytes.
 * A page's CSRF token is the visitor's own: it is kept as a placeholder and each reader gets
   their token back in its place.
 * Concurrent misses of one key wait for one render, so a popular page that expires under load
@@ -32,6 +33,7 @@ from quart import Quart, Response, current_app
 EXTENSION_KEY = "federatie.public_cache"
 MAX_ENTRIES = 4096
 MAX_BODY = 512 * 1024
+MAX_BYTES = 32 * 1024 * 1024
 # Unguessable, so no content a user wrote can contain it.
 _TOKEN_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}".encode()
 
@@ -61,12 +63,15 @@ class PublicCache:
         self,
         seconds: float,
         max_entries: int = MAX_ENTRIES,
+        max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._seconds = seconds
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._clock = clock
         self._answers: OrderedDict[Hashable, _Answer] = OrderedDict()
+        self._bytes = 0  # of the bodies kept
         self._rendering: dict[Hashable, asyncio.Future[_Answer | None]] = {}
         self.hits = 0  # since the process started (for /metrics)
         self.misses = 0
@@ -116,7 +121,7 @@ class PublicCache:
         if response.status_code != 200 or "Set-Cookie" in response.headers:
             return None
         body = await response.get_data(as_text=False)
-        if len(body) > MAX_BODY:
+        if len(body) > min(MAX_BODY, self._max_bytes):
             return None
         if visitor_token is not None:
             body = body.replace(visitor_token.encode(), _TOKEN_PLACEHOLDER)
@@ -124,10 +129,14 @@ class PublicCache:
             (name, value) for name, value in response.headers.items() if name != "Content-Length"
         )
         answer = _Answer(self._clock() + self._seconds, 200, headers, body)
+        replaced = self._answers.pop(key, None)
+        if replaced is not None:
+            self._bytes -= len(replaced.body)
         self._answers[key] = answer
-        self._answers.move_to_end(key)
-        while len(self._answers) > self._max_entries:
-            self._answers.popitem(last=False)
+        self._bytes += len(body)
+        while len(self._answers) > self._max_entries or self._bytes > self._max_bytes:
+            _, evicted = self._answers.popitem(last=False)
+            self._bytes -= len(evicted.body)
         return answer
 
 

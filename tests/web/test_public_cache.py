@@ -205,6 +205,20 @@ async def test_only_plain_successes_are_kept_and_they_expire() -> None:
         assert renders.keys == ["one", "one"]  # expired
 
 
+async def test_kept_bytes_are_bounded() -> None:
+    cache, renders = PublicCache(60, max_bytes=250), Renders()
+    async with Quart(__name__).app_context():
+        for key in ("a", "b", "c"):  # 100 bytes each: "a" goes when "c" comes
+            await cache.answer(key, renders.of(key, Response(b"x" * 100)))
+        assert cache.entries == 2
+        await cache.answer("b", renders.of("b", Response(b"x" * 100)))
+        await cache.answer("a", renders.of("a", Response(b"x" * 100)))
+        await cache.answer("big", renders.of("big", Response(b"x" * 300)))  # over the budget
+        await cache.answer("b", renders.of("b", Response(b"x" * 100)))
+    assert renders.keys == ["a", "b", "c", "a", "big"]  # "big" was not kept, nor pushed "b" out
+    assert cache.entries == 2
+
+
 async def test_zero_seconds_is_off() -> None:
     cache, renders = PublicCache(0), Renders()
     async with Quart(__name__).app_context():
