@@ -75,10 +75,8 @@ import logging
 import multiprocessing
 import os
 import secrets
-import shutil
 import socket
 import statistics
-import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -576,23 +574,15 @@ def main() -> None:
     logging.getLogger("hypercorn").setLevel(logging.ERROR)
 
     common.exit_on_sigterm()
-    directory = Path(tempfile.mkdtemp(prefix="federatie-bench-fanout-"))
-    cluster = None
     modes = {None: [False], "only": [True], "both": [False, True]}[args.group]
-    r: dict[str, Any] = {}
-    try:
-        cluster = common.load_harness().PostgresCluster(directory / "pg")
 
-        async def all_modes() -> None:
-            for group in modes:
-                r.update(await run(args, cluster, directory, group))
+    async def all_modes(cluster: Any, directory: Path) -> dict[str, Any]:
+        figures: dict[str, Any] = {}
+        for group in modes:
+            figures.update(await run(args, cluster, directory, group))
+        return figures
 
-        asyncio.run(all_modes())
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        common.stop_leftover_postgres(directory / "pg")
-        shutil.rmtree(directory, ignore_errors=True)
+    r = common.run_on_own_cluster("fanout", all_modes)
 
     if False in modes:
         print_figures(r, "fanout", r["hosts"])

@@ -50,10 +50,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import shutil
 import socket
 import statistics
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from multiprocessing.connection import Connection
@@ -564,16 +562,7 @@ def main() -> None:
     logging.getLogger("hypercorn").setLevel(logging.ERROR)
 
     common.exit_on_sigterm()
-    directory = Path(tempfile.mkdtemp(prefix="federatie-bench-inbox-"))
-    cluster = None
-    try:
-        cluster = common.load_harness().PostgresCluster(directory / "pg")
-        r = asyncio.run(run(args, cluster, directory))
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        common.stop_leftover_postgres(directory / "pg")
-        shutil.rmtree(directory, ignore_errors=True)
+    r = common.run_on_own_cluster("inbox", lambda cluster, directory: run(args, cluster, directory))
 
     print(
         f"inbox_accepted_per_s {r['inbox_accepted_per_s']:.0f} "

@@ -72,7 +72,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -783,16 +782,7 @@ def main() -> None:
 
     args.wrk = ensure_wrk()
     common.exit_on_sigterm()
-    directory = Path(tempfile.mkdtemp(prefix="federatie-bench-read-"))
-    cluster = None
-    try:
-        cluster = common.load_harness().PostgresCluster(directory / "pg")
-        r = asyncio.run(run(args, cluster, directory))
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        common.stop_leftover_postgres(directory / "pg")
-        shutil.rmtree(directory, ignore_errors=True)
+    r = common.run_on_own_cluster("read", lambda cluster, directory: run(args, cluster, directory))
     common.write_json(args.json, r, sort_keys=True)
     common.print_if_verbose(r)
 

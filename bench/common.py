@@ -6,14 +6,17 @@ they import this module as `common`. Not a benchmark itself (bench/run runs only
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +116,23 @@ class Profiles:
             (self._directory / f"{name}-flat.txt").write_text(
                 profiler.output_text(unicode=False, color=False, flat=True)
             )
+
+
+def run_on_own_cluster(
+    name: str, main: Callable[[Any, Path], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """`main(cluster, directory)` on an embedded PostgreSQL (the tests' `PostgresCluster`) in
+    a temporary directory of its own, which is stopped and removed whatever happens."""
+    directory = Path(tempfile.mkdtemp(prefix=f"federatie-bench-{name}-"))
+    cluster = None
+    try:
+        cluster = load_harness().PostgresCluster(directory / "pg")
+        return asyncio.run(main(cluster, directory))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        stop_leftover_postgres(directory / "pg")
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def stop_leftover_postgres(pgdata: Path, grace: float = 15.0) -> None:
