@@ -708,9 +708,7 @@ class Seeder:
         )
         await self._chains(*([step] for step in self._arrivals()))
         await self._chains(*([step] for step in indexes))
-        await self._chains(
-            [self._inbox_items(), self._reset_sequences()], [self._actor_stats()]
-        )
+        await self._chains([self._inbox_items(), self._reset_sequences()], [self._actor_stats()])
         conn = await self._connect()
         try:
             await conn.execute(
@@ -1080,28 +1078,31 @@ class Seeder:
             FROM (SELECT id, doc::jsonb AS doc, actor_id, object_uri, local, public, at
                   FROM ({rows}) r) a"""
 
+    def _create_and_announce(
+        self, prefix: str, author: str, *, counter: str = "n", to: str = "to_", cc: str = "cc"
+    ) -> tuple[str, str, str]:
+        """A local object's Create by the column `author`, its group's Announce of that Create
+        (both as JSON text SQL), and the SQL of the Create's id key; `prefix` keeps each
+        stream's ids apart, `counter` is the stream's row number column."""
+        create_key = f"substr(md5('{prefix}create' || {counter}), 1, 24)"
+        create = envelope("Create", create_key, author, "at", to, cc, obj("tail"))
+        group_to, group_cc = self._group_addressing()
+        announce = envelope(
+            "Announce",
+            f"substr(md5('{prefix}announce' || {counter}), 1, 24)",
+            "group_uri",
+            "at",
+            group_to,
+            group_cc,
+            obj(create),
+        )
+        return create, announce, create_key
+
     def _post_activities(self) -> Step:
         """Each post's Create; in a group also the group's Announce of it and, public, the
         bare Announce of the Article."""
-        create = envelope(
-            "Create",
-            "substr(md5('create' || n), 1, 24)",
-            "author_uri",
-            "at",
-            "to_",
-            "cc",
-            obj("tail"),
-        )
+        create, announce, create_key = self._create_and_announce("", "author_uri")
         to, cc = self._group_addressing()
-        announce = envelope(
-            "Announce",
-            "substr(md5('announce' || n), 1, 24)",
-            "group_uri",
-            "at",
-            to,
-            cc,
-            obj(create),
-        )
         bare = envelope(
             "Announce",
             "substr(md5('bare' || n), 1, 24)",
@@ -1124,7 +1125,7 @@ class Seeder:
                     UNION ALL
                     SELECT {self._activity_id(POSTS, "position", 1)},
                            {with_context(AS_CONTEXT_JSON, announce)}, group_id,
-                           $base || '/activities/' || substr(md5('create' || n), 1, 24), true,
+                           $base || '/activities/' || {create_key}, true,
                            {public}, {at}
                     FROM seed_posts WHERE NOT draft AND group_id IS NOT NULL
                     UNION ALL
@@ -1195,24 +1196,8 @@ class Seeder:
 
     def _comment_activities(self) -> Step:
         cc = f"CASE WHEN group_uri IS NULL THEN '[]' ELSE {json_list('group_uri')} END"
-        create = envelope(
-            "Create",
-            "substr(md5('ccreate' || i), 1, 24)",
-            "author_uri",
-            "at",
-            json_list(PUBLIC_SQL),
-            cc,
-            obj("tail"),
-        )
-        to, group_cc = self._group_addressing()
-        announce = envelope(
-            "Announce",
-            "substr(md5('cannounce' || i), 1, 24)",
-            "group_uri",
-            "at",
-            to,
-            group_cc,
-            obj(create),
+        create, announce, create_key = self._create_and_announce(
+            "c", "author_uri", counter="i", to=json_list(PUBLIC_SQL), cc=cc
         )
         at = self._time("position")
         return Step(
@@ -1226,7 +1211,7 @@ class Seeder:
                     UNION ALL
                     SELECT {self._activity_id(LOCAL_COMMENTS, "position", 1)},
                            {with_context(AS_CONTEXT_JSON, announce)}, group_id,
-                           $base || '/activities/' || substr(md5('ccreate' || i), 1, 24), true,
+                           $base || '/activities/' || {create_key}, true,
                            kind <> 'members_only', {at}
                     FROM seed_comments WHERE group_id IS NOT NULL"""
             ),
@@ -1319,25 +1304,7 @@ class Seeder:
 
     def _file_activities(self) -> Step:
         """The uploader's Create; in a group the group's Announce of it."""
-        create = envelope(
-            "Create",
-            "substr(md5('fcreate' || n), 1, 24)",
-            "uploader_uri",
-            "at",
-            "to_",
-            "cc",
-            obj("tail"),
-        )
-        to, cc = self._group_addressing()
-        announce = envelope(
-            "Announce",
-            "substr(md5('fannounce' || n), 1, 24)",
-            "group_uri",
-            "at",
-            to,
-            cc,
-            obj(create),
-        )
+        create, announce, create_key = self._create_and_announce("f", "uploader_uri")
         at = self._time("position")
         public = "kind <> 'members_only'"
         return Step(
@@ -1351,7 +1318,7 @@ class Seeder:
                     UNION ALL
                     SELECT {self._activity_id(FILES, "position", 1)},
                            {with_context(FILE_CONTEXT_JSON, announce)}, group_id,
-                           $base || '/activities/' || substr(md5('fcreate' || n), 1, 24), true,
+                           $base || '/activities/' || {create_key}, true,
                            {public}, {at}
                     FROM seed_files WHERE group_id IS NOT NULL"""
             ),
