@@ -156,7 +156,13 @@ async def get_account(account_id: str) -> Response:
 
 async def _follow_list(account_id: str, *, followers: bool) -> Response:
     await optional_caller()
-    actor_id = await _account_id(account_id)
+    return await _follow_accounts(await _account_id(account_id), followers, "accepted")
+
+
+async def _follow_accounts(actor_id: int, followers: bool, state: str) -> Response:
+    """A page of the accounts that follow (`followers`) or are followed by the actor, by the
+    follow's `state`; paged on the follows, so an account left out (suspended) moves no
+    cursor."""
     page = parse_page(default_limit=40, max_limit=80)
     async with current_runtime().pool.acquire() as conn:
         pairs = page.arrange(
@@ -164,7 +170,7 @@ async def _follow_list(account_id: str, *, followers: bool) -> Response:
                 conn,
                 actor_id,
                 followers=followers,
-                state="accepted",
+                state=state,
                 before=page.before,
                 after=page.after,
                 order=page.order,
@@ -172,9 +178,8 @@ async def _follow_list(account_id: str, *, followers: bool) -> Response:
             )
         )
         found = await load_accounts(conn, [other for _, other in pairs])
-    kept = [(cursor, other) for cursor, other in pairs if other in found]
     return paged_response(
-        [account_entity(found[other], _base()) for _, other in kept],
+        [account_entity(found[other], _base()) for _, other in pairs if other in found],
         [cursor for cursor, _ in pairs],
         page,
     )
@@ -274,26 +279,7 @@ def _relationship(found: sql.Relationship) -> dict[str, Any]:
 @blueprint.get("/api/v1/follow_requests")
 async def follow_requests() -> Response:
     caller = await api_caller("read:follows")
-    page = parse_page(default_limit=40, max_limit=80)
-    async with current_runtime().pool.acquire() as conn:
-        pairs = page.arrange(
-            await sql.select_follow_page(
-                conn,
-                caller.person.id,
-                followers=True,
-                state="pending",
-                before=page.before,
-                after=page.after,
-                order=page.order,
-                limit=page.limit,
-            )
-        )
-        found = await load_accounts(conn, [other for _, other in pairs])
-    return paged_response(
-        [account_entity(found[other], _base()) for _, other in pairs if other in found],
-        [cursor for cursor, _ in pairs],
-        page,
-    )
+    return await _follow_accounts(caller.person.id, True, "pending")
 
 
 async def _answer_request(account_id: str, *, accept: bool) -> Response:
