@@ -274,13 +274,7 @@ async def new_post() -> Response | WerkzeugResponse:
             errors["group"] = gettext("Choose your own blog or one of your groups.")
     action = form.get("action", "preview")
     if errors or action == "preview":
-        return await _form(
-            values=values,
-            groups=groups,
-            errors=errors,
-            preview=None if errors else _preview(body),
-            status=422 if errors else 200,
-        )
+        return await _form_again(values, body, errors, groups=groups)
     try:
         post = await service.create(
             viewer.person, {**body, "publish": action == "publish"}, group=group
@@ -310,13 +304,7 @@ async def edit(key: str) -> Response | WerkzeugResponse:
     errors = _field_errors(body)
     action = form.get("action", "preview")
     if errors or action == "preview":
-        return await _form(
-            values=values,
-            post=post,
-            errors=errors,
-            preview=None if errors else _preview(body),
-            status=422 if errors else 200,
-        )
+        return await _form_again(values, body, errors, post=post)
     try:
         await service.edit(viewer.person, key, body, replace_all=False)
         if action == "publish" and post.draft:
@@ -453,6 +441,25 @@ def _preview(body: dict[str, Any]) -> str:
         _BLANK, {"content": body["content"], "format": body["format"]}, replace_all=False
     )
     return render_content(fields.content, fields.source_type)
+
+
+async def _form_again(
+    values: dict[str, str],
+    body: dict[str, Any],
+    errors: dict[str, str],
+    *,
+    post: BlogPost | None = None,
+    groups: list[JoinedGroup] | None = None,
+) -> Response:
+    """The form once more: with its errors (422), or else with the preview asked for."""
+    return await _form(
+        values=values,
+        post=post,
+        groups=groups,
+        errors=errors,
+        preview=None if errors else _preview(body),
+        status=422 if errors else 200,
+    )
 
 
 async def _form(
